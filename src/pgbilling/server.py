@@ -33,7 +33,7 @@ def _ep() -> ModuleType:
 
 def bin_path(program: str) -> Path:
     """A client program (psql, pg_dump, pgbench) shipped with the wheel."""
-    return _ep().POSTGRES_BIN_PATH / program
+    return _ep()._commands.POSTGRES_BIN_PATH / program
 
 
 def _system_user() -> str | None:

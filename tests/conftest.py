@@ -1,0 +1,80 @@
+"""Test harness: one PostgreSQL server per session; migrations + functions applied ONCE to a
+template database; every test gets a fresh database cloned from it (pytest-postgresql).
+
+The server is the embedded PostgreSQL 18, started here in a temporary folder, unless
+PGBILLING_TEST_HOST names another one (a host name or a socket folder); PGBILLING_TEST_PORT,
+PGBILLING_TEST_USER and PGBILLING_TEST_PASSWORD complete it. The test user needs CREATEDB,
+and superuser for the tests that check functions with plpgsql_check.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+
+from pgbilling import migrate, paths, server
+
+TEST_PGDATA = Path(tempfile.gettempdir()) / f"pgbilling-pytest-{os.getuid()}" / "pgdata"
+
+
+def make_url(host: str, port: int | str, user: str, dbname: str, password: str | None = None, **_: object) -> str:
+    auth = quote(user) + (":" + quote(password) if password else "")
+    return f"postgresql://{auth}@/{quote(dbname)}?{urlencode({'host': host, 'port': port})}"
+
+
+def url_of(conn: psycopg.Connection) -> str:
+    info = conn.info
+    return make_url(info.host, info.port, info.user, info.dbname, info.password or None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PGBILLING_TEST_HOST"):
+        host = os.environ["PGBILLING_TEST_HOST"]
+        port = os.environ.get("PGBILLING_TEST_PORT", "5432")
+        user = os.environ.get("PGBILLING_TEST_USER") or os.environ.get("USER", "postgres")
+        config.option.postgresql_password = os.environ.get("PGBILLING_TEST_PASSWORD")
+    else:
+        # A fresh server each session; one orphaned by a killed run is stopped by its postmaster.pid first.
+        info = psycopg.conninfo.conninfo_to_dict(server.fresh(TEST_PGDATA))
+        host, port, user = info["host"], info["port"], "postgres"
+        config.add_cleanup(lambda: server.stop(TEST_PGDATA))
+    config.option.postgresql_host = host
+    config.option.postgresql_port = port
+    config.option.postgresql_user = user
+
+
+def load_pgbilling(**kwargs: object) -> None:
+    """pytest-postgresql loader: migrations + functions into the template database."""
+    migrate.migrate(make_url(**kwargs))  # type: ignore[arg-type]
+
+
+postgresql_noproc = factories.postgresql_noproc(load=[load_pgbilling])
+postgresql = factories.postgresql("postgresql_noproc")
+empty_noproc = factories.postgresql_noproc(dbname="pgbilling_empty")
+empty_postgresql = factories.postgresql("empty_noproc")
+
+
+@pytest.fixture
+def db_url(postgresql: psycopg.Connection) -> str:
+    """URL of a fresh, fully migrated database."""
+    postgresql.commit()
+    return url_of(postgresql)
+
+
+@pytest.fixture
+def empty_url(empty_postgresql: psycopg.Connection) -> str:
+    """URL of a fresh database on which nothing was migrated."""
+    empty_postgresql.commit()
+    return url_of(empty_postgresql)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if paths.SQL_ROOT != Path(__file__).resolve().parents[1]:
+        pytest.exit("pgbilling is installed from a copy, so the tests would not see this checkout's SQL: "
+                    "install it editable (pip install -e '.[test]')", returncode=4)

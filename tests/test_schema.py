@@ -1,0 +1,60 @@
+"""The committed schema/ and the SQL sources: no drift, lint-clean, and plpgsql_check-clean."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlfluff
+
+from pgbilling import dump, paths
+
+SQL_FILES = sorted(
+    p for folder in (paths.MIGRATIONS, paths.FUNCTIONS, paths.SEEDS) for p in folder.glob("*.sql")
+)
+
+
+def test_committed_schema_matches_what_migrations_and_functions_produce(db_url: str) -> None:
+    produced = dump.dump(db_url)
+    committed = paths.SCHEMA_FILE.read_text(encoding="utf-8")
+    diff = "".join(difflib.unified_diff(committed.splitlines(True), produced.splitlines(True), "committed", "produced"))
+    assert produced == committed, f"schema/pgbilling.sql is stale: run `pgbilling dump-schema`\n{diff}"
+
+
+@pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sql_file_passes_sqlfluff(path: Path) -> None:
+    violations = sqlfluff.lint(path.read_text(encoding="utf-8"), config_path=str(paths.SQL_ROOT / ".sqlfluff"))
+    assert violations == [], "\n".join(f"{v['start_line_no']}:{v['start_line_pos']} {v['code']} {v['description']}" for v in violations)
+
+
+def test_plpgsql_functions_pass_plpgsql_check(postgresql: psycopg.Connection) -> None:
+    """Run on servers that have the plpgsql_check extension (CI installs it for PostgreSQL 15);
+    PGBILLING_REQUIRE_PLPGSQL_CHECK=1 turns its absence into a failure."""
+    available = postgresql.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'plpgsql_check'").fetchone()
+    if not available:
+        if os.environ.get("PGBILLING_REQUIRE_PLPGSQL_CHECK"):
+            pytest.fail("plpgsql_check is required (PGBILLING_REQUIRE_PLPGSQL_CHECK) but not installed on the server")
+        pytest.skip("plpgsql_check is not installed on this server")
+    postgresql.execute("CREATE EXTENSION plpgsql_check")
+    # Trigger functions are checked against each table that fires them; others on their own.
+    rows = postgresql.execute(
+        """
+        WITH target AS (
+            SELECT p.oid AS fn, t.tgrelid AS rel
+            FROM pg_proc AS p
+            JOIN pg_namespace AS n ON n.oid = p.pronamespace
+            JOIN pg_language AS l ON l.oid = p.prolang
+            LEFT JOIN pg_trigger AS t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+            WHERE n.nspname = 'billing' AND l.lanname = 'plpgsql'
+              AND (p.prorettype <> 'trigger'::regtype OR t.tgrelid IS NOT NULL)
+        )
+        SELECT target.fn::regprocedure::text, target.rel::regclass::text, c.lineno, c.message, c.level
+        FROM target
+        CROSS JOIN LATERAL plpgsql_check_function_tb(target.fn, coalesce(target.rel, 0)) AS c
+        WHERE c.level = 'error'
+        """
+    ).fetchall()
+    assert rows == [], "\n".join(f"{fn} on {rel} line {line}: {msg}" for fn, rel, line, msg, _ in rows)
