@@ -80,7 +80,8 @@ CREATE TABLE billing.invoice_line (
 COMMENT ON TABLE billing.invoice_line IS
 'A line of an invoice. Exactly one subtype row (invoice_product_line, invoice_fee_line, invoice_discount_line, '
 'invoice_tax_line, invoice_memo_line) must match its line_type before the invoice can be issued.';
-COMMENT ON COLUMN billing.invoice_line.kind IS 'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
+COMMENT ON COLUMN billing.invoice_line.kind IS
+'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
 COMMENT ON COLUMN billing.invoice_line.unit_amount IS
 'Price per unit where one applies; amount is then round_money(quantity * unit_amount).';
 COMMENT ON COLUMN billing.invoice_line.amount IS

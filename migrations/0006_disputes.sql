@@ -21,4 +21,5 @@ WHERE resolved_at IS NULL;
 
 COMMENT ON TABLE billing.invoice_dispute IS
 'The customer disputes an issued invoice (reason, time) until the dispute is resolved (time, note). '
-'At most one open dispute per invoice; the invoice itself stays unchanged. Allocation strategies skip disputed invoices.';
+'At most one open dispute per invoice; the invoice itself stays unchanged. Allocation strategies '
+'skip disputed invoices.';

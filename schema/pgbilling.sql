@@ -7,3 +7,2296 @@ CREATE SCHEMA billing;
 -- Name: SCHEMA billing; Type: COMMENT; Schema: -
 
 COMMENT ON SCHEMA billing IS 'pgbilling: orders, immutable invoices, payments and their allocation. Read through the views, write through the functions; every rule is also a constraint or trigger.';
+
+-- Name: add_discount_line(bigint, bigint, numeric, text, integer); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_discount_line(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_description text, p_applies_to_line_no integer DEFAULT NULL::integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_line_no integer;
+BEGIN
+    IF billing.require(p_amount, 'p_amount') <= 0 THEN
+        PERFORM billing.fail('22023', format('p_amount of a discount is given positive; %s given', p_amount),
+            hint => 'The line stores it negative: add_discount_line(..., 5.00, ...) takes 5.00 off.');
+    END IF;
+    v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'discount', 1, NULL, -p_amount,
+        billing.require(p_description, 'p_description'));
+    INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, p_applies_to_line_no);
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_discount_line(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_description text, p_applies_to_line_no integer); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_discount_line(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_description text, p_applies_to_line_no integer) IS 'Adds a discount: p_amount is given positive (0 or negative: 22023) and stored negative; optionally the line of the same invoice it applies to. Returns the line number.';
+
+-- Name: add_fee_line(bigint, bigint, text, numeric, text, bigint, integer); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_fee_line(p_customer_id bigint, p_invoice_id bigint, p_fee_code text, p_amount numeric, p_description text DEFAULT NULL::text, p_order_id bigint DEFAULT NULL::bigint, p_order_charge_no integer DEFAULT NULL::integer) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_line_no integer;
+BEGIN
+    v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'fee', 1, NULL, billing.require(p_amount, 'p_amount'),
+        coalesce(p_description, (SELECT f.name FROM billing.fee AS f WHERE f.fee_code = p_fee_code)));
+    INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, billing.require(p_fee_code, 'p_fee_code'), p_order_id, p_order_charge_no);
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_fee_line(p_customer_id bigint, p_invoice_id bigint, p_fee_code text, p_amount numeric, p_description text, p_order_id bigint, p_order_charge_no integer); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_fee_line(p_customer_id bigint, p_invoice_id bigint, p_fee_code text, p_amount numeric, p_description text, p_order_id bigint, p_order_charge_no integer) IS 'Adds a fee line (p_amount >= 0): of an order and its charge, of an order only, or of no order at all (e.g. an ad-hoc licence fee); returns the line number.';
+
+-- Name: add_line(bigint, bigint, text, numeric, numeric, numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_line(p_customer_id bigint, p_invoice_id bigint, p_line_type text, p_quantity numeric, p_unit_amount numeric, p_amount numeric, p_description text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_invoice billing.invoice;
+    v_line_no integer;
+BEGIN
+    SELECT i.* INTO v_invoice FROM billing.invoice AS i
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id')
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
+    IF v_invoice.status <> 'draft' OR v_invoice.kind <> 'invoice' THEN
+        PERFORM billing.fail('55000', format('%s takes no new lines: only a draft invoice does',
+            billing.document_label(p_customer_id, p_invoice_id)), hint => 'Bill it on a new invoice.');
+    END IF;
+    SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.invoice_line AS l
+    WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id;
+    INSERT INTO billing.invoice_line (customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, p_line_type, p_quantity, p_unit_amount, p_amount, p_description);
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_line(p_customer_id bigint, p_invoice_id bigint, p_line_type text, p_quantity numeric, p_unit_amount numeric, p_amount numeric, p_description text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_line(p_customer_id bigint, p_invoice_id bigint, p_line_type text, p_quantity numeric, p_unit_amount numeric, p_amount numeric, p_description text) IS 'Internal to the add_*_line functions: locks the draft invoice and inserts the next invoice_line.';
+
+-- Name: add_memo_line(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_memo_line(p_customer_id bigint, p_invoice_id bigint, p_text text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_line_no integer;
+BEGIN
+    v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'memo', 1, NULL, 0, NULL);
+    INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, billing.require(p_text, 'p_text'));
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_memo_line(p_customer_id bigint, p_invoice_id bigint, p_text text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_memo_line(p_customer_id bigint, p_invoice_id bigint, p_text text) IS 'Adds a text-only line (amount 0); returns the line number.';
+
+-- Name: add_order_charge(bigint, bigint, text, numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_order_charge(p_customer_id bigint, p_order_id bigint, p_fee_code text, p_amount numeric, p_description text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_charge_no integer;
+BEGIN
+    PERFORM billing.lock_order(p_customer_id, p_order_id);
+    SELECT coalesce(max(c.charge_no), 0) + 1 INTO v_charge_no FROM billing.order_charge AS c
+    WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id;
+    INSERT INTO billing.order_charge (customer_id, order_id, charge_no, fee_code, amount, description)
+    VALUES (p_customer_id, p_order_id, v_charge_no, billing.require(p_fee_code, 'p_fee_code'),
+        billing.require(p_amount, 'p_amount'), p_description);
+    RETURN v_charge_no;
+END
+$$;
+
+-- Name: FUNCTION add_order_charge(p_customer_id bigint, p_order_id bigint, p_fee_code text, p_amount numeric, p_description text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_order_charge(p_customer_id bigint, p_order_id bigint, p_fee_code text, p_amount numeric, p_description text) IS 'Adds a fee to an order after it was placed (e.g. shipping, a late fee), possibly after it was paid; returns the charge number. It is billed by the next billing.bill_order. Amount > 0 in the order currency''s minor units (23514).';
+
+-- Name: add_order_line(bigint, bigint, text, numeric, numeric); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_order_line(p_customer_id bigint, p_order_id bigint, p_sku text, p_quantity numeric, p_unit_price numeric) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_product_id bigint;
+    v_line_no integer;
+BEGIN
+    PERFORM billing.lock_order(p_customer_id, p_order_id);
+    SELECT p.product_id INTO v_product_id FROM billing.product AS p WHERE p.sku = billing.require(p_sku, 'p_sku');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('product with SKU %L does not exist', p_sku),
+            hint => 'Create it with billing.create_product first.');
+    END IF;
+    SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.order_line AS l
+    WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id;
+    INSERT INTO billing.order_line (customer_id, order_id, line_no, product_id, quantity, unit_price)
+    VALUES (p_customer_id, p_order_id, v_line_no, v_product_id,
+        billing.require(p_quantity, 'p_quantity'), billing.require(p_unit_price, 'p_unit_price'));
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_order_line(p_customer_id bigint, p_order_id bigint, p_sku text, p_quantity numeric, p_unit_price numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_order_line(p_customer_id bigint, p_order_id bigint, p_sku text, p_quantity numeric, p_unit_price numeric) IS 'Adds a line to an order; returns its line number. Quantity > 0 and unit price >= 0 (23514); an unknown SKU or order is 23503; a canceled order takes no lines (55000).';
+
+-- Name: add_product_line(bigint, bigint, bigint, integer, numeric); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_product_line(p_customer_id bigint, p_invoice_id bigint, p_order_id bigint, p_order_line_no integer, p_quantity numeric) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_order_line billing.order_line;
+    v_currency text;
+    v_line_no integer;
+BEGIN
+    SELECT ol.* INTO v_order_line FROM billing.order_line AS ol
+    WHERE ol.customer_id = p_customer_id AND ol.order_id = billing.require(p_order_id, 'p_order_id')
+        AND ol.line_no = billing.require(p_order_line_no, 'p_order_line_no');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('order line %s of order %s of customer %s does not exist',
+            p_order_line_no, p_order_id, p_customer_id), hint => 'A line can only bill its own customer''s order.');
+    END IF;
+    SELECT i.currency INTO v_currency FROM billing.invoice AS i
+    WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'product', billing.require(p_quantity, 'p_quantity'),
+        v_order_line.unit_price, billing.round_money(p_quantity * v_order_line.unit_price, v_currency),
+        (SELECT p.name FROM billing.product AS p WHERE p.product_id = v_order_line.product_id));
+    INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, p_order_id, p_order_line_no);
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_product_line(p_customer_id bigint, p_invoice_id bigint, p_order_id bigint, p_order_line_no integer, p_quantity numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_product_line(p_customer_id bigint, p_invoice_id bigint, p_order_id bigint, p_order_line_no integer, p_quantity numeric) IS 'Adds a product line billing p_quantity of an order line, at the order line''s unit price; returns the line number. Whether the quantity is still unbilled is checked when the invoice is issued (23514).';
+
+-- Name: add_tax_line(bigint, bigint, text, numeric, numeric); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.add_tax_line(p_customer_id bigint, p_invoice_id bigint, p_tax_code text, p_rate numeric, p_taxable_amount numeric DEFAULT NULL::numeric) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_taxable numeric := p_taxable_amount;
+    v_currency text;
+    v_line_no integer;
+BEGIN
+    SELECT i.currency INTO v_currency FROM billing.invoice AS i
+    WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    IF v_taxable IS NULL THEN
+        SELECT coalesce(sum(l.amount), 0) INTO v_taxable FROM billing.invoice_line AS l
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_type <> 'tax';
+    END IF;
+    v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'tax', 1, NULL,
+        billing.round_money(v_taxable * billing.require(p_rate, 'p_rate'), v_currency),
+        (SELECT t.name FROM billing.tax_authority AS t WHERE t.tax_code = p_tax_code));
+    INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
+    VALUES (p_customer_id, p_invoice_id, v_line_no, billing.require(p_tax_code, 'p_tax_code'), p_rate, v_taxable);
+    RETURN v_line_no;
+END
+$$;
+
+-- Name: FUNCTION add_tax_line(p_customer_id bigint, p_invoice_id bigint, p_tax_code text, p_rate numeric, p_taxable_amount numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.add_tax_line(p_customer_id bigint, p_invoice_id bigint, p_tax_code text, p_rate numeric, p_taxable_amount numeric) IS 'Adds a tax line at p_rate (a fraction: 0.19 is 19 %) of p_taxable_amount, which defaults to the sum of the invoice''s other (non-tax) lines so far. Returns the line number.';
+
+-- Name: bill_order(bigint, bigint, jsonb, date); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.bill_order(p_customer_id bigint, p_order_id bigint, p_quantities jsonb DEFAULT NULL::jsonb, p_due_date date DEFAULT NULL::date) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_order billing.sales_order := billing.lock_order(p_customer_id, p_order_id);
+    v_invoice_id bigint;
+    r record;
+BEGIN
+    IF v_order.is_canceled THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s is canceled: nothing to bill', p_order_id, p_customer_id));
+    END IF;
+    IF p_quantities IS NOT NULL AND (jsonb_typeof(p_quantities) <> 'object' OR EXISTS (
+        SELECT FROM jsonb_each(p_quantities) AS q WHERE jsonb_typeof(q.value) <> 'number' OR q.key !~ '^[0-9]{1,9}$'
+    )) THEN
+        PERFORM billing.fail('22023', 'p_quantities must be a JSON object {"<order line no>": quantity, ...}',
+            format('given: %s', left(p_quantities::text, 200)));
+    END IF;
+    v_invoice_id := billing.create_invoice(p_customer_id, v_order.currency, p_due_date);
+    FOR r IN
+        SELECT l.line_no, coalesce((p_quantities ->> l.line_no::text)::numeric, l.quantity - l.billed_quantity) AS quantity
+        FROM billing.order_line AS l
+        WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id
+            AND (p_quantities IS NULL AND l.billed_quantity < l.quantity OR p_quantities ? l.line_no::text)
+        ORDER BY l.line_no
+    LOOP
+        PERFORM billing.add_product_line(p_customer_id, v_invoice_id, p_order_id, r.line_no, r.quantity);
+    END LOOP;
+    IF p_quantities IS NOT NULL AND EXISTS (
+        SELECT FROM jsonb_object_keys(p_quantities) AS k
+        WHERE NOT EXISTS (
+            SELECT FROM billing.order_line AS l
+            WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = k::integer
+        )
+    ) THEN
+        PERFORM billing.fail('23503', format('p_quantities names lines that order %s of customer %s does not have',
+            p_order_id, p_customer_id), format('given: %s', p_quantities));
+    END IF;
+    FOR r IN
+        SELECT c.charge_no, c.fee_code, c.amount - c.billed_amount AS amount, c.description
+        FROM billing.order_charge AS c
+        WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.billed_amount < c.amount
+        ORDER BY c.charge_no
+    LOOP
+        PERFORM billing.add_fee_line(p_customer_id, v_invoice_id, r.fee_code, r.amount, r.description,
+            p_order_id, r.charge_no);
+    END LOOP;
+    IF NOT EXISTS (
+        SELECT FROM billing.invoice_line AS l WHERE l.customer_id = p_customer_id AND l.invoice_id = v_invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s has nothing left to bill', p_order_id, p_customer_id));
+    END IF;
+    PERFORM billing.issue_invoice(p_customer_id, v_invoice_id);
+    RETURN v_invoice_id;
+END
+$_$;
+
+-- Name: FUNCTION bill_order(p_customer_id bigint, p_order_id bigint, p_quantities jsonb, p_due_date date); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.bill_order(p_customer_id bigint, p_order_id bigint, p_quantities jsonb, p_due_date date) IS 'Creates and issues one invoice for what is still unbilled on an order: every line''s unbilled quantity, or p_quantities = {"<order line no>": quantity, ...}, plus every unbilled order charge. Returns the invoice_id. Nothing left to bill, or a canceled order: 55000.';
+
+-- Name: bill_order_item(bigint, bigint, integer, boolean, numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.bill_order_item(p_customer_id bigint, p_order_id bigint, p_item_no integer, p_is_charge boolean, p_delta numeric, p_document text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_limit numeric;
+    v_billed numeric;
+BEGIN
+    -- Locks the order line (or charge) row: concurrent issuers of the same item wait here, then see the new total.
+    IF p_is_charge THEN
+        SELECT c.amount, c.billed_amount INTO v_limit, v_billed FROM billing.order_charge AS c
+        WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no
+        FOR UPDATE;
+    ELSE
+        SELECT l.quantity, l.billed_quantity INTO v_limit, v_billed FROM billing.order_line AS l
+        WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
+        FOR UPDATE;
+    END IF;
+    IF p_delta > 0 AND EXISTS (
+        SELECT FROM billing.sales_order AS o
+        WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
+    ) THEN
+        PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
+            p_document, p_order_id, p_customer_id), hint => 'Remove its lines from the draft.');
+    END IF;
+    IF v_billed + p_delta > v_limit THEN
+        PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
+            p_document, CASE WHEN p_is_charge THEN 'charge' ELSE 'order line' END, p_item_no, p_order_id, p_customer_id),
+            format('%s ordered, %s already billed, %s more on this document', v_limit, v_billed, p_delta),
+            'Bill at most what is still unbilled (billing.order_summary).');
+    END IF;
+    IF p_is_charge THEN
+        UPDATE billing.order_charge AS c SET billed_amount = c.billed_amount + p_delta
+        WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no;
+    ELSE
+        UPDATE billing.order_line AS l SET billed_quantity = l.billed_quantity + p_delta
+        WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no;
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION bill_order_item(p_customer_id bigint, p_order_id bigint, p_item_no integer, p_is_charge boolean, p_delta numeric, p_document text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.bill_order_item(p_customer_id bigint, p_order_id bigint, p_item_no integer, p_is_charge boolean, p_delta numeric, p_document text) IS 'Adds p_delta to the billed part of an order line (quantity) or charge (amount), refusing over-billing (23514). Called by the issue trigger only; negative deltas give back what credit notes credit.';
+
+-- Name: cancel_order(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_order billing.sales_order := billing.lock_order(p_customer_id, p_order_id);
+    v_invoice_id bigint;
+BEGIN
+    IF v_order.is_canceled THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s is canceled already', p_order_id, p_customer_id),
+            format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
+    END IF;
+    UPDATE billing.sales_order AS o
+    SET is_canceled = TRUE, canceled_time = now(), cancel_reason = billing.require(p_reason, 'p_reason')
+    WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id;
+    -- Every open invoice billing this order is credited in full; now() gives all the same canceled time.
+    FOR v_invoice_id IN
+        SELECT DISTINCT i.invoice_id
+        FROM billing.invoice AS i
+        JOIN billing.invoice_balance AS b USING (customer_id, invoice_id)
+        WHERE i.customer_id = p_customer_id AND i.kind = 'invoice' AND b.credited < b.total
+            AND NOT EXISTS (
+                SELECT FROM billing.invoice_cancellation AS c
+                WHERE c.customer_id = i.customer_id AND c.invoice_id = i.invoice_id
+            )
+            AND (
+                EXISTS (
+                    SELECT FROM billing.invoice_product_line AS p
+                    WHERE p.customer_id = i.customer_id AND p.invoice_id = i.invoice_id AND p.order_id = p_order_id
+                )
+                OR EXISTS (
+                    SELECT FROM billing.invoice_fee_line AS f
+                    WHERE f.customer_id = i.customer_id AND f.invoice_id = i.invoice_id AND f.order_id = p_order_id
+                )
+            )
+        ORDER BY i.invoice_id
+    LOOP
+        PERFORM billing.void_invoice(p_customer_id, v_invoice_id, p_reason);
+    END LOOP;
+    -- Hook for the payments issue: reverse the allocations of the voided invoices and cancel or free
+    -- the payments that paid them, with the same canceled time and reason.
+END
+$$;
+
+-- Name: FUNCTION cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text) IS 'Cancels an order with a reason: every open invoice billing it is voided by a credit note, and the order, those invoices and their lines read canceled with one canceled time and reason. Canceling twice: 55000.';
+
+-- Name: check_credit_note_line(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.check_credit_note_line() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_line billing.invoice_line;
+    v_doc text := format('line %s of %s', NEW.line_no, billing.document_label(NEW.customer_id, NEW.credit_note_id));
+BEGIN
+    SELECT l.* INTO v_line FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.credited_invoice_id AND l.line_no = NEW.credited_line_no;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- the foreign key reports it
+    END IF;
+    PERFORM billing.check_money(NEW.amount, (
+        SELECT i.currency FROM billing.invoice AS i
+        WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.credit_note_id
+    ), v_doc);
+    IF sign(NEW.amount) NOT IN (0, sign(v_line.amount)) OR abs(NEW.amount) > abs(v_line.amount)
+        OR NEW.quantity > v_line.quantity THEN
+        PERFORM billing.fail('23514', format('%s credits more than, or the opposite of, what line %s billed', v_doc, v_line.line_no),
+            format('credited quantity %s, amount %s; billed quantity %s, amount %s',
+                NEW.quantity, NEW.amount, v_line.quantity, v_line.amount));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION check_credit_note_line(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.check_credit_note_line() IS 'Trigger after a credit note line is written: its amount fits the currency and has the sign of the credited line, and neither it nor its quantity exceeds that line (23514). Totals over all credit notes are checked on issue.';
+
+-- Name: check_invoice_line(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.check_invoice_line() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_line billing.invoice_line;
+    v_currency text;
+    v_doc text;
+    v_expected numeric;
+    v_unit_price numeric;
+    v_fee_code text;
+    v_charge_fee text;
+    v_order_id bigint;
+    v_order_currency text;
+    v_canceled boolean;
+    v_cancel_info text;
+BEGIN
+    SELECT l.* INTO v_line FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id AND l.line_no = NEW.line_no;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- a subtype row without its line: the foreign key reports it
+    END IF;
+    SELECT i.currency INTO v_currency FROM billing.invoice AS i
+    WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
+    v_doc := format('line %s of %s', v_line.line_no, billing.document_label(v_line.customer_id, v_line.invoice_id));
+    PERFORM billing.check_money(v_line.amount, v_currency, v_doc);
+    IF v_line.unit_amount IS NOT NULL THEN
+        v_expected := billing.round_money(v_line.quantity * v_line.unit_amount, v_currency);
+    END IF;
+
+    IF v_line.line_type = 'product' THEN
+        SELECT ol.unit_price, o.order_id, o.currency, o.is_canceled, format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_unit_price, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_product_line AS p
+        JOIN billing.order_line AS ol
+            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
+        JOIN billing.sales_order AS o ON o.customer_id = p.customer_id AND o.order_id = p.order_id
+        WHERE p.customer_id = v_line.customer_id AND p.invoice_id = v_line.invoice_id AND p.line_no = v_line.line_no;
+        IF FOUND AND v_line.unit_amount IS DISTINCT FROM v_unit_price THEN
+            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                format('unit_amount %s, order line unit price %s', v_line.unit_amount, v_unit_price));
+        END IF;
+    ELSIF v_line.line_type = 'fee' THEN
+        SELECT f.fee_code, c.fee_code, o.order_id, o.currency, o.is_canceled,
+            format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_fee_code, v_charge_fee, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_fee_line AS f
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = f.customer_id AND o.order_id = f.order_id
+        LEFT JOIN billing.order_charge AS c
+            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
+        WHERE f.customer_id = v_line.customer_id AND f.invoice_id = v_line.invoice_id AND f.line_no = v_line.line_no;
+        IF v_charge_fee <> v_fee_code THEN
+            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                format('fee %s, order charge fee %s', v_fee_code, v_charge_fee));
+        END IF;
+    ELSIF v_line.line_type = 'tax' THEN
+        SELECT billing.round_money(t.taxable_amount * t.rate, v_currency) INTO v_expected
+        FROM billing.invoice_tax_line AS t
+        WHERE t.customer_id = v_line.customer_id AND t.invoice_id = v_line.invoice_id AND t.line_no = v_line.line_no;
+    END IF;
+    IF v_line.amount <> v_expected THEN
+        PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, v_line.amount, v_expected),
+            'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+            'rounded with billing.round_money.');
+    END IF;
+    IF v_order_currency <> v_currency THEN
+        PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
+            v_order_currency, v_currency), hint => 'Bill each currency on its own invoice.');
+    END IF;
+    IF v_canceled THEN
+        PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION check_invoice_line(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.check_invoice_line() IS 'Trigger after a line or subtype row is written: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000).';
+
+-- Name: check_money(numeric, text, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    IF p_amount <> billing.round_money(p_amount, p_currency) THEN
+        PERFORM billing.fail('23514',
+            format('%s: amount %s has more decimals than %s allows', p_what, p_amount, p_currency),
+            format('%s has %s minor units', p_currency, billing.minor_units(p_currency)),
+            'Round the amount with billing.round_money first.');
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION check_money(p_amount numeric, p_currency text, p_what text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what text) IS 'Raises 23514 when an amount carries more decimals than its currency''s minor units.';
+
+-- Name: create_customer(text, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.create_customer(p_name text, p_email text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    INSERT INTO billing.customer (name, email)
+    VALUES (billing.require(p_name, 'p_name'), p_email)
+    RETURNING customer_id
+$$;
+
+-- Name: FUNCTION create_customer(p_name text, p_email text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.create_customer(p_name text, p_email text) IS 'Creates a customer; returns its customer_id.';
+
+-- Name: create_invoice(bigint, text, date); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_due_date date DEFAULT NULL::date) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    INSERT INTO billing.invoice (customer_id, currency, due_date)
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_due_date)
+    RETURNING invoice_id
+$$;
+
+-- Name: FUNCTION create_invoice(p_customer_id bigint, p_currency text, p_due_date date); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_due_date date) IS 'Creates a draft invoice; returns its invoice_id. Add lines with billing.add_*_line, then billing.issue_invoice.';
+
+-- Name: create_product(text, text, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.create_product(p_sku text, p_name text, p_description text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    INSERT INTO billing.product (sku, name, description)
+    VALUES (billing.require(p_sku, 'p_sku'), billing.require(p_name, 'p_name'), p_description)
+    RETURNING product_id
+$$;
+
+-- Name: FUNCTION create_product(p_sku text, p_name text, p_description text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) IS 'Creates a product; returns its product_id. A SKU already taken: 23505.';
+
+-- Name: dispute_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO billing.invoice_dispute (customer_id, invoice_id, dispute_no, reason)
+    SELECT billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
+        coalesce(max(d.dispute_no), 0) + 1, billing.require(p_reason, 'p_reason')
+    FROM billing.invoice_dispute AS d
+    WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id
+$$;
+
+-- Name: FUNCTION dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) IS 'Marks an issued invoice disputed, with a reason and the time. Already disputed (an open dispute): 23505.';
+
+-- Name: document_label(bigint, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT coalesce(
+        (
+            SELECT format('%s %s of customer %s',
+                replace(i.kind, '_', ' '), coalesce(i.invoice_no, format('(draft, id %s)', i.invoice_id)), i.customer_id)
+            FROM billing.invoice AS i
+            WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
+        ),
+        format('invoice id %s of customer %s', p_invoice_id, p_customer_id)
+    )
+$$;
+
+-- Name: FUNCTION document_label(p_customer_id bigint, p_invoice_id bigint); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) IS 'How errors name a document: "invoice INV-000042 of customer 7", "credit note (draft, id 12) of customer 7".';
+
+-- Name: fail(text, text, text, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.fail(p_sqlstate text, p_message text, p_detail text DEFAULT NULL::text, p_hint text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = p_message,
+        DETAIL = coalesce(p_detail, ''),
+        HINT = coalesce(p_hint, '');
+END
+$$;
+
+-- Name: FUNCTION fail(p_sqlstate text, p_message text, p_detail text, p_hint text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.fail(p_sqlstate text, p_message text, p_detail text, p_hint text) IS 'Raises an error with the given SQLSTATE, message, detail and hint. Every pgbilling rule reports through it with one stable SQLSTATE (README, Errors).';
+
+-- Name: invoice_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    kind text DEFAULT 'invoice'::text NOT NULL,
+    line_type text NOT NULL,
+    quantity numeric DEFAULT 1 NOT NULL,
+    unit_amount numeric,
+    amount numeric NOT NULL,
+    description text,
+    CONSTRAINT invoice_line_amount_check CHECK (
+CASE line_type
+    WHEN 'discount'::text THEN (amount < (0)::numeric)
+    WHEN 'memo'::text THEN ((amount = (0)::numeric) AND (unit_amount IS NULL))
+    ELSE (amount >= (0)::numeric)
+END),
+    CONSTRAINT invoice_line_kind_check CHECK ((kind = 'invoice'::text)),
+    CONSTRAINT invoice_line_line_no_check CHECK ((line_no > 0)),
+    CONSTRAINT invoice_line_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT invoice_line_unit_amount_check CHECK ((unit_amount >= (0)::numeric))
+);
+
+-- Name: TABLE invoice_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_line IS 'A line of an invoice. Exactly one subtype row (invoice_product_line, invoice_fee_line, invoice_discount_line, invoice_tax_line, invoice_memo_line) must match its line_type before the invoice can be issued.';
+
+-- Name: COLUMN invoice_line.kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.kind IS 'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
+
+-- Name: COLUMN invoice_line.unit_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.unit_amount IS 'Price per unit where one applies; amount is then round_money(quantity * unit_amount).';
+
+-- Name: COLUMN invoice_line.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.amount IS 'Exact, in the invoice currency''s minor units. Negative for discounts, 0 for memos.';
+
+-- Name: has_subtype(billing.invoice_line); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.has_subtype(p_line billing.invoice_line) RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE p_line.line_type
+        WHEN 'product' THEN EXISTS (
+            SELECT FROM billing.invoice_product_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'fee' THEN EXISTS (
+            SELECT FROM billing.invoice_fee_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'discount' THEN EXISTS (
+            SELECT FROM billing.invoice_discount_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'tax' THEN EXISTS (
+            SELECT FROM billing.invoice_tax_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'memo' THEN EXISTS (
+            SELECT FROM billing.invoice_memo_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        ELSE FALSE
+    END
+$$;
+
+-- Name: FUNCTION has_subtype(p_line billing.invoice_line); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.has_subtype(p_line billing.invoice_line) IS 'Whether an invoice line has the subtype row its line_type calls for.';
+
+-- Name: invoice_cancellation_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.invoice_cancellation_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
+            billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP));
+    END IF;
+    IF NOT EXISTS (
+        SELECT FROM billing.invoice AS cn
+        JOIN billing.invoice_balance AS b ON b.customer_id = cn.customer_id AND b.invoice_id = cn.credited_invoice_id
+        WHERE cn.customer_id = NEW.customer_id AND cn.invoice_id = NEW.credit_note_id AND cn.status = 'issued'
+            AND cn.credited_invoice_id = NEW.invoice_id AND b.credited = b.total
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is not canceled by credit note %s',
+            billing.document_label(NEW.customer_id, NEW.invoice_id), NEW.credit_note_id),
+            'A cancellation names an issued credit note of that invoice, which then must be credited in full.',
+            'Use billing.void_invoice.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION invoice_cancellation_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.invoice_cancellation_rules() IS 'Trigger: a cancellation names an issued credit note of the invoice, which is then credited in full (55000); once recorded it never changes (PB001).';
+
+-- Name: invoice_dispute_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.invoice_dispute_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NOT EXISTS (
+            SELECT FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id AND i.kind = 'invoice' AND i.status = 'issued'
+        ) AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
+            PERFORM billing.fail('55000', format('%s cannot be disputed: only an issued invoice can',
+                billing.document_label(NEW.customer_id, NEW.invoice_id)));
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'DELETE' OR OLD.resolved_at IS NOT NULL THEN
+        PERFORM billing.fail('PB001', format('dispute %s of %s is history: %s refused', OLD.dispute_no,
+            billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP));
+    END IF;
+    IF (NEW.customer_id, NEW.invoice_id, NEW.dispute_no, NEW.opened_at, NEW.reason)
+        IS DISTINCT FROM (OLD.customer_id, OLD.invoice_id, OLD.dispute_no, OLD.opened_at, OLD.reason) THEN
+        PERFORM billing.fail('55000', format('dispute %s of %s: only its resolution can be recorded', OLD.dispute_no,
+            billing.document_label(OLD.customer_id, OLD.invoice_id)));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION invoice_dispute_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.invoice_dispute_rules() IS 'Trigger: only an issued invoice can be disputed (55000); an open dispute takes only its resolution (55000); a resolved dispute, and deleting one, is refused (PB001).';
+
+-- Name: invoice_issued(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.invoice_issued() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_doc text := billing.document_label(NEW.customer_id, NEW.invoice_id);
+    v_balance billing.invoice_balance;
+    r record;
+BEGIN
+    IF NEW.kind = 'invoice' THEN
+        INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
+    ELSE
+        SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
+        FOR UPDATE;
+        IF v_balance.credited + NEW.total > v_balance.total THEN
+            PERFORM billing.fail('23514', format('%s would credit more than %s billed', v_doc,
+                billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
+                format('total %s, already credited %s, this credit note %s', v_balance.total, v_balance.credited, NEW.total));
+        END IF;
+        UPDATE billing.invoice_balance AS b SET credited = b.credited + NEW.total
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
+        -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
+        FOR r IN
+            SELECT l.line_no, l.quantity, l.amount, sum(c.quantity) AS credited_quantity, sum(c.amount) AS credited_amount
+            FROM billing.invoice_line AS l
+            JOIN billing.credit_note_line AS c
+                ON c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id AND c.credited_line_no = l.line_no
+            JOIN billing.invoice AS cn
+                ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
+            WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.credited_invoice_id
+                AND l.line_no IN (
+                    SELECT c2.credited_line_no FROM billing.credit_note_line AS c2
+                    WHERE c2.customer_id = NEW.customer_id AND c2.credit_note_id = NEW.invoice_id
+                )
+            GROUP BY l.line_no, l.quantity, l.amount
+        LOOP
+            IF r.credited_quantity > r.quantity OR abs(r.credited_amount) > abs(r.amount) THEN
+                PERFORM billing.fail('23514', format('%s would credit more than line %s of %s billed', v_doc, r.line_no,
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
+                    format('line quantity %s, amount %s; credited in all: quantity %s, amount %s',
+                        r.quantity, r.amount, coalesce(r.credited_quantity, 0), r.credited_amount));
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- The billed part of order lines and charges: up for an invoice, down for what a credit note gives back.
+    -- Rows are locked in key order, so concurrent issuers cannot deadlock on them.
+    FOR r IN
+        SELECT p.order_id, p.order_line_no AS item_no, FALSE AS is_charge, sum(l.quantity) AS delta
+        FROM billing.invoice_product_line AS p
+        JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        WHERE NEW.kind = 'invoice' AND p.customer_id = NEW.customer_id AND p.invoice_id = NEW.invoice_id
+        GROUP BY p.order_id, p.order_line_no
+        UNION ALL
+        SELECT p.order_id, p.order_line_no, FALSE, -sum(c.quantity)
+        FROM billing.credit_note_line AS c
+        JOIN billing.invoice_product_line AS p
+            ON p.customer_id = c.customer_id AND p.invoice_id = c.credited_invoice_id AND p.line_no = c.credited_line_no
+        WHERE NEW.kind = 'credit_note' AND c.customer_id = NEW.customer_id AND c.credit_note_id = NEW.invoice_id
+            AND c.quantity IS NOT NULL
+        GROUP BY p.order_id, p.order_line_no
+        UNION ALL
+        SELECT f.order_id, f.order_charge_no, TRUE, sum(l.amount)
+        FROM billing.invoice_fee_line AS f
+        JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        WHERE NEW.kind = 'invoice' AND f.customer_id = NEW.customer_id AND f.invoice_id = NEW.invoice_id
+            AND f.order_charge_no IS NOT NULL
+        GROUP BY f.order_id, f.order_charge_no
+        UNION ALL
+        SELECT f.order_id, f.order_charge_no, TRUE, -sum(c.amount)
+        FROM billing.credit_note_line AS c
+        JOIN billing.invoice_fee_line AS f
+            ON f.customer_id = c.customer_id AND f.invoice_id = c.credited_invoice_id AND f.line_no = c.credited_line_no
+        WHERE NEW.kind = 'credit_note' AND c.customer_id = NEW.customer_id AND c.credit_note_id = NEW.invoice_id
+            AND f.order_charge_no IS NOT NULL
+        GROUP BY f.order_id, f.order_charge_no
+        ORDER BY is_charge, order_id, item_no
+    LOOP
+        PERFORM billing.bill_order_item(NEW.customer_id, r.order_id, r.item_no, r.is_charge, r.delta, v_doc);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION invoice_issued(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.invoice_issued() IS 'Trigger after a document is issued: opens the invoice''s balance row, or books a credit note against the credited invoice (never more than it billed, in all and per line: 23514), and moves the billed part of the order lines and charges involved.';
+
+-- Name: invoice_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.invoice_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_credited billing.invoice;
+    v_lines integer;
+    v_total numeric;
+    v_missing integer [];
+    v_prefix text;
+    v_no bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'draft' THEN
+            PERFORM billing.fail('55000', format('a %s is inserted as a draft', replace(NEW.kind, '_', ' ')),
+                format('status %L given', NEW.status), 'Insert it, add its lines, then issue it (billing.issue_invoice).');
+        END IF;
+        IF NEW.kind = 'credit_note' THEN
+            SELECT i.* INTO v_credited FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.credited_invoice_id;
+            IF FOUND AND (v_credited.kind <> 'invoice' OR v_credited.status <> 'issued') THEN
+                PERFORM billing.fail('55000', format('%s cannot be credited: only an issued invoice can',
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id)));
+            END IF;
+            IF FOUND AND v_credited.currency <> NEW.currency THEN
+                PERFORM billing.fail('23514', format('a credit note of %s must be in %s',
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id), v_credited.currency),
+                    format('currency %s given', NEW.currency));
+            END IF;
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF OLD.status = 'issued' THEN
+        PERFORM billing.fail('PB001', format('%s is issued and never changes: %s refused',
+            billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP),
+            hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF (NEW.customer_id, NEW.invoice_id, NEW.kind, NEW.currency, NEW.credited_invoice_id)
+        IS DISTINCT FROM (OLD.customer_id, OLD.invoice_id, OLD.kind, OLD.currency, OLD.credited_invoice_id) THEN
+        PERFORM billing.fail('55000', format('%s: customer, kind, currency and credited invoice never change',
+            billing.document_label(OLD.customer_id, OLD.invoice_id)), hint => 'Delete the draft and create another.');
+    END IF;
+    IF NEW.status = 'draft' THEN
+        RETURN NEW;
+    END IF;
+
+    -- Issuing: the document must be complete; then it gets its total and the next number of its series.
+    IF NEW.kind = 'invoice' THEN
+        SELECT count(*), sum(l.amount),
+            array_agg(l.line_no ORDER BY l.line_no) FILTER (WHERE NOT billing.has_subtype(l))
+        INTO v_lines, v_total, v_missing
+        FROM billing.invoice_line AS l
+        WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
+    ELSE
+        SELECT count(*), sum(l.amount) INTO v_lines, v_total
+        FROM billing.credit_note_line AS l
+        WHERE l.customer_id = NEW.customer_id AND l.credit_note_id = NEW.invoice_id;
+    END IF;
+    IF v_lines = 0 THEN
+        PERFORM billing.fail('55000', format('%s has no lines: it cannot be issued',
+            billing.document_label(NEW.customer_id, NEW.invoice_id)), hint => 'Add lines first.');
+    END IF;
+    IF v_missing IS NOT NULL THEN
+        PERFORM billing.fail('55000', format('%s cannot be issued: lines %s lack their subtype row',
+            billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
+            hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
+    END IF;
+    UPDATE billing.document_series AS s SET next_no = s.next_no + 1
+    WHERE s.series = NEW.kind
+    RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
+    NEW.total := v_total;
+    NEW.invoice_no := v_prefix || '-' || lpad(v_no::text, greatest(6, length(v_no::text)), '0');
+    NEW.issued_at := clock_timestamp();
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION invoice_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.invoice_rules() IS 'Trigger: documents are inserted as drafts; a credit note credits an issued invoice in its currency; an issued document refuses UPDATE and DELETE (PB001); issuing needs lines, each with its subtype row (55000), and sets total, issued_at and the next gapless number of the series.';
+
+-- Name: issue_credit_note(bigint, bigint, jsonb, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb DEFAULT NULL::jsonb, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_invoice billing.invoice;
+    v_credit_note_id bigint;
+    v_line_no integer := 0;
+    v_item jsonb;
+    r record;
+BEGIN
+    SELECT i.* INTO v_invoice FROM billing.invoice AS i
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
+    IF v_invoice.kind <> 'invoice' OR v_invoice.status <> 'issued' THEN
+        PERFORM billing.fail('55000', format('%s cannot be credited: only an issued invoice can',
+            billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    IF p_lines IS NOT NULL AND (jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 OR EXISTS (
+        SELECT FROM jsonb_array_elements(p_lines) AS e
+        WHERE jsonb_typeof(e.value) <> 'object' OR jsonb_typeof(e.value -> 'line_no') <> 'number'
+            OR (e.value ? 'quantity') = (e.value ? 'amount')
+            OR jsonb_typeof(coalesce(e.value -> 'quantity', e.value -> 'amount')) <> 'number'
+    )) THEN
+        PERFORM billing.fail('22023', 'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}',
+            format('given: %s', left(p_lines::text, 200)));
+    END IF;
+    -- The balance row lock serializes credit notes of this invoice, so the remainders below stay true.
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+
+    INSERT INTO billing.invoice (customer_id, kind, currency, credited_invoice_id, reason)
+    VALUES (p_customer_id, 'credit_note', v_invoice.currency, p_invoice_id, p_reason)
+    RETURNING invoice_id INTO v_credit_note_id;
+
+    FOR r IN
+        SELECT l.line_no, l.quantity, l.unit_amount, l.amount,
+            l.quantity - coalesce(c.quantity, 0) AS quantity_left, l.amount - coalesce(c.amount, 0) AS amount_left,
+            e.value AS item
+        FROM billing.invoice_line AS l
+        LEFT JOIN LATERAL (
+            SELECT sum(cl.quantity) AS quantity, sum(cl.amount) AS amount
+            FROM billing.credit_note_line AS cl
+            JOIN billing.invoice AS cn ON cn.customer_id = cl.customer_id AND cn.invoice_id = cl.credit_note_id
+            WHERE cl.customer_id = l.customer_id AND cl.credited_invoice_id = l.invoice_id
+                AND cl.credited_line_no = l.line_no AND cn.status = 'issued'
+        ) AS c ON TRUE
+        LEFT JOIN jsonb_array_elements(p_lines) AS e ON (e.value ->> 'line_no')::integer = l.line_no
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+            AND (p_lines IS NULL OR e.value IS NOT NULL)
+        ORDER BY l.line_no
+    LOOP
+        v_item := r.item;
+        IF v_item IS NULL AND r.amount_left = 0 AND r.quantity_left = 0 THEN
+            CONTINUE;  -- crediting everything: this line has nothing left
+        ELSIF v_item IS NULL AND r.amount_left = 0 THEN
+            CONTINUE;  -- a memo line, or one whose amount is credited in full already
+        END IF;
+        IF v_item ? 'quantity' AND r.unit_amount IS NULL THEN
+            PERFORM billing.fail('22023', format('line %s of %s has no unit price: credit it by amount', r.line_no,
+                billing.document_label(p_customer_id, p_invoice_id)));
+        END IF;
+        v_line_no := v_line_no + 1;
+        INSERT INTO billing.credit_note_line (
+            customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, quantity, amount
+        ) VALUES (
+            p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, r.line_no,
+            CASE
+                WHEN v_item IS NULL THEN nullif(r.quantity_left, 0)
+                ELSE (v_item ->> 'quantity')::numeric
+            END,
+            CASE
+                -- everything left, or all the quantity left: the whole remaining amount, to the cent
+                WHEN v_item IS NULL OR (v_item ->> 'quantity')::numeric = r.quantity_left THEN r.amount_left
+                WHEN v_item ? 'quantity' THEN billing.round_money((v_item ->> 'quantity')::numeric * r.unit_amount, v_invoice.currency)
+                -- an amount is given as a positive magnitude and takes the sign of the credited line
+                ELSE sign(r.amount) * (v_item ->> 'amount')::numeric
+            END
+        );
+    END LOOP;
+    IF p_lines IS NOT NULL AND v_line_no < jsonb_array_length(p_lines) THEN
+        PERFORM billing.fail('23503', format('p_lines names lines that %s does not have (or names one twice)',
+            billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', p_lines));
+    END IF;
+    IF v_line_no = 0 THEN
+        PERFORM billing.fail('55000', format('%s is credited in full already',
+            billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    PERFORM billing.issue_invoice(p_customer_id, v_credit_note_id);
+    RETURN v_credit_note_id;
+END
+$$;
+
+-- Name: FUNCTION issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (at the line''s unit price; credited product quantity becomes billable again) or [{"line_no": n, "amount": a}] (a positive amount, a price correction); NULL credits everything not yet credited. Never more than was billed, per line and in all (23514).';
+
+-- Name: issue_invoice(bigint, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_status text;
+    v_no text;
+BEGIN
+    SELECT i.status INTO v_status FROM billing.invoice AS i
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id')
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    ELSIF v_status = 'issued' THEN
+        PERFORM billing.fail('55000', format('%s is issued already', billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    UPDATE billing.invoice AS i SET status = 'issued'
+    WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
+    RETURNING i.invoice_no INTO v_no;
+    RETURN v_no;
+END
+$$;
+
+-- Name: FUNCTION issue_invoice(p_customer_id bigint, p_invoice_id bigint); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) IS 'Issues a draft invoice (or credit note): checks it, gives it the next gapless number of its series and freezes it; returns the number. Issuing twice: 55000. Over-billing an order line: 23514.';
+
+-- Name: line_guard(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.line_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_row jsonb;
+    v_status text;
+BEGIN
+    FOREACH v_row IN ARRAY ARRAY[
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
+    ] LOOP
+        CONTINUE WHEN v_row IS NULL;
+        -- FOR SHARE: an issue of the same document waits for this statement's transaction, and vice versa.
+        SELECT i.status INTO v_status FROM billing.invoice AS i
+        WHERE i.customer_id = (v_row ->> 'customer_id')::bigint
+            AND i.invoice_id = coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint
+        FOR SHARE;
+        IF v_status = 'issued' THEN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM billing.fail('55000', format('%s is issued: no line can be added',
+                    billing.document_label((v_row ->> 'customer_id')::bigint,
+                        coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
+                    hint => 'Bill it on a new invoice, or correct with a credit note.');
+            END IF;
+            PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
+                billing.document_label((v_row ->> 'customer_id')::bigint,
+                    coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
+                hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+        END IF;
+    END LOOP;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+-- Name: FUNCTION line_guard(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.line_guard() IS 'Trigger on every line table: lines of an issued document cannot be added (55000), changed or deleted (PB001).';
+
+-- Name: sales_order; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.sales_order (
+    customer_id bigint NOT NULL,
+    order_id bigint NOT NULL,
+    order_ref text NOT NULL,
+    currency character(3) NOT NULL,
+    placed_at timestamp with time zone DEFAULT now() NOT NULL,
+    is_canceled boolean DEFAULT false NOT NULL,
+    canceled_time timestamp with time zone,
+    cancel_reason text,
+    comments text,
+    CONSTRAINT sales_order_cancel_check CHECK (((is_canceled = (canceled_time IS NOT NULL)) AND (is_canceled = (cancel_reason IS NOT NULL)))),
+    CONSTRAINT sales_order_order_ref_check CHECK ((order_ref <> ''::text))
+);
+
+-- Name: TABLE sales_order; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.sales_order IS 'What the customer asked for. Billing happens on invoices; an order''s total may change after it was paid.';
+
+-- Name: COLUMN sales_order.order_ref; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.sales_order.order_ref IS 'The customer''s (or shop''s) own reference, unique per customer.';
+
+-- Name: COLUMN sales_order.is_canceled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.sales_order.is_canceled IS 'Set by billing.cancel_order, with canceled_time and cancel_reason; its invoices then read canceled too.';
+
+-- Name: lock_order(bigint, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.lock_order(p_customer_id bigint, p_order_id bigint) RETURNS billing.sales_order
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_order billing.sales_order;
+BEGIN
+    SELECT o.* INTO v_order FROM billing.sales_order AS o
+    WHERE o.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND o.order_id = billing.require(p_order_id, 'p_order_id')
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('order %s of customer %s does not exist', p_order_id, p_customer_id),
+            hint => 'An order is addressed by its customer and order id together.');
+    END IF;
+    RETURN v_order;
+END
+$$;
+
+-- Name: FUNCTION lock_order(p_customer_id bigint, p_order_id bigint); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.lock_order(p_customer_id bigint, p_order_id bigint) IS 'The order, locked until commit (so line and charge numbers are handed out one at a time); 23503 when the customer has no such order.';
+
+-- Name: minor_units(text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.minor_units(p_currency text) RETURNS smallint
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_units smallint;
+BEGIN
+    SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
+            hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
+    END IF;
+    RETURN v_units;
+END
+$$;
+
+-- Name: FUNCTION minor_units(p_currency text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.minor_units(p_currency text) IS 'Decimal places of a currency; 23503 for an unknown one.';
+
+-- Name: order_item_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.order_item_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_order billing.sales_order;
+    v_billed_old numeric := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END END;
+    v_billed_new numeric := to_jsonb(NEW) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END;
+BEGIN
+    IF pg_trigger_depth() <= 1 AND v_billed_new IS DISTINCT FROM coalesce(v_billed_old, 0) THEN
+        PERFORM billing.fail('PB002', format('billing.%s: the billed part is kept by pgbilling''s triggers', TG_TABLE_NAME),
+            format('order %s of customer %s', NEW.order_id, NEW.customer_id),
+            'Issue invoices and credit notes instead; the billed part follows.');
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.customer_id, NEW.order_id) IS DISTINCT FROM (OLD.customer_id, OLD.order_id) THEN
+        PERFORM billing.fail('55000', format('billing.%s: customer_id and order_id of a row never change', TG_TABLE_NAME));
+    END IF;
+    SELECT o.* INTO v_order FROM billing.sales_order AS o WHERE o.customer_id = NEW.customer_id AND o.order_id = NEW.order_id;
+    IF v_order.is_canceled AND pg_trigger_depth() <= 1 THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s is canceled: it cannot change', NEW.order_id, NEW.customer_id),
+            format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
+    END IF;
+    IF TG_TABLE_NAME = 'order_charge' AND v_order.currency IS NOT NULL THEN
+        PERFORM billing.check_money((to_jsonb(NEW) ->> 'amount')::numeric, v_order.currency,
+            format('charge of order %s of customer %s', NEW.order_id, NEW.customer_id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION order_item_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and order_charge: the billed part is written by pgbilling''s triggers only (PB002), keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
+
+-- Name: place_order(bigint, text, jsonb, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_order_id bigint;
+    v_line jsonb;
+    v_sku text;
+BEGIN
+    IF jsonb_typeof(billing.require(p_lines, 'p_lines')) IS DISTINCT FROM 'array' OR jsonb_array_length(p_lines) = 0 THEN
+        PERFORM billing.fail('22023', 'p_lines must be a non-empty JSON array of order lines',
+            format('given: %s', left(p_lines::text, 200)),
+            'e.g. [{"sku": "A-1", "quantity": 2, "unit_price": 9.90}] (or "product_id" instead of "sku")');
+    END IF;
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
+    v_order_id := nextval(pg_get_serial_sequence('billing.sales_order', 'order_id'));
+    INSERT INTO billing.sales_order (customer_id, order_id, order_ref, currency) OVERRIDING SYSTEM VALUE
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), v_order_id, coalesce(p_order_ref, 'ORDER-' || v_order_id),
+        p_currency);
+    FOR v_line IN SELECT e.value FROM jsonb_array_elements(p_lines) AS e LOOP
+        IF jsonb_typeof(v_line) <> 'object' OR NOT v_line ?& ARRAY['quantity', 'unit_price']
+            OR NOT (v_line ? 'sku' OR v_line ? 'product_id') THEN
+            PERFORM billing.fail('22023', 'each order line needs "sku" (or "product_id"), "quantity" and "unit_price"',
+                format('given: %s', v_line));
+        END IF;
+        v_sku := coalesce(v_line ->> 'sku',
+            (SELECT p.sku FROM billing.product AS p WHERE p.product_id = (v_line ->> 'product_id')::bigint),
+            format('(product_id %s)', v_line ->> 'product_id'));
+        PERFORM billing.add_order_line(p_customer_id, v_order_id, v_sku,
+            (v_line ->> 'quantity')::numeric, (v_line ->> 'unit_price')::numeric);
+    END LOOP;
+    RETURN v_order_id;
+END
+$$;
+
+-- Name: FUNCTION place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) IS 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] (or "product_id" for "sku"); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
+
+-- Name: refuse_direct_change(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refuse_direct_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
+    IF pg_trigger_depth() <= 1 THEN
+        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
+            hint => 'Issue documents instead; the running totals follow.');
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+-- Name: FUNCTION refuse_direct_change(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refuse_direct_change() IS 'Row trigger for derived data (running totals): only pgbilling''s own triggers may write it (PB002).';
+
+-- Name: refuse_truncate(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refuse_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_TABLE_NAME),
+        'It holds issued documents or their history, which never change.',
+        'Delete draft rows one by one instead.');
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION refuse_truncate(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refuse_truncate() IS 'Statement trigger: TRUNCATE of a table holding issued documents is refused (PB001).';
+
+-- Name: require(anyelement, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.require(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE plpgsql IMMUTABLE
+    AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        PERFORM billing.fail('22004', format('%s must not be NULL', p_name));
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+-- Name: FUNCTION require(p_value anyelement, p_name text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.require(p_value anyelement, p_name text) IS 'Returns p_value, or raises 22004 naming the argument when it is NULL.';
+
+-- Name: resolve_dispute(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE billing.invoice_dispute AS d SET resolved_at = now(), resolution_note = p_note
+    WHERE d.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND d.invoice_id = billing.require(p_invoice_id, 'p_invoice_id') AND d.resolved_at IS NULL;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('55000', format('%s is not disputed', billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text) IS 'Resolves the open dispute of an invoice, recording the time and an optional note. Not disputed: 55000.';
+
+-- Name: round_money(numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.round_money(p_amount numeric, p_currency text) RETURNS numeric
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT round(p_amount, billing.minor_units(p_currency))
+$$;
+
+-- Name: FUNCTION round_money(p_amount numeric, p_currency text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.round_money(p_amount numeric, p_currency text) IS 'The one place amounts are rounded: to the currency''s minor units, half away from zero (PostgreSQL''s round(numeric, int)), e.g. 2.345 EUR -> 2.35, -2.345 EUR -> -2.35.';
+
+-- Name: sales_order_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.sales_order_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.is_canceled THEN
+            PERFORM billing.fail('55000', format('order %L of customer %s cannot be placed canceled', NEW.order_ref, NEW.customer_id),
+                hint => 'Place it, then cancel it with billing.cancel_order.');
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.customer_id <> OLD.customer_id OR NEW.order_id <> OLD.order_id THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s: customer_id and order_id never change', OLD.order_id, OLD.customer_id));
+    END IF;
+    IF OLD.is_canceled AND (NEW.is_canceled, NEW.canceled_time, NEW.cancel_reason)
+        IS DISTINCT FROM (OLD.is_canceled, OLD.canceled_time, OLD.cancel_reason) THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s is already canceled', OLD.order_id, OLD.customer_id),
+            format('canceled at %s: %s', OLD.canceled_time, OLD.cancel_reason));
+    END IF;
+    IF NEW.currency <> OLD.currency AND EXISTS (
+        SELECT FROM billing.order_line AS l
+        WHERE l.customer_id = OLD.customer_id AND l.order_id = OLD.order_id AND l.billed_quantity > 0
+    ) THEN
+        PERFORM billing.fail('55000', format('order %s of customer %s is billed: its currency cannot change', OLD.order_id, OLD.customer_id));
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION sales_order_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed uncanceled, its keys never change, a cancellation is final, a billed order keeps its currency.';
+
+-- Name: void_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_credit_note_id bigint;
+BEGIN
+    IF EXISTS (
+        SELECT FROM billing.invoice_cancellation AS c
+        WHERE c.customer_id = p_customer_id AND c.invoice_id = p_invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
+    INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
+    VALUES (p_customer_id, p_invoice_id, now(), p_reason, v_credit_note_id);
+    RETURN v_credit_note_id;
+END
+$$;
+
+-- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) IS 'Cancels an issued invoice: credits everything not yet credited with one credit note (returned) and records the cancellation time and reason. Canceling twice: 55000.';
+
+-- Name: credit_note_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.credit_note_line (
+    customer_id bigint NOT NULL,
+    credit_note_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    kind text DEFAULT 'credit_note'::text NOT NULL,
+    credited_invoice_id bigint NOT NULL,
+    credited_line_no integer NOT NULL,
+    quantity numeric,
+    amount numeric NOT NULL,
+    CONSTRAINT credit_note_line_amount_check CHECK (((amount <> (0)::numeric) OR (quantity IS NOT NULL))),
+    CONSTRAINT credit_note_line_kind_check CHECK ((kind = 'credit_note'::text)),
+    CONSTRAINT credit_note_line_line_no_check CHECK ((line_no > 0)),
+    CONSTRAINT credit_note_line_quantity_check CHECK ((quantity > (0)::numeric))
+);
+
+-- Name: TABLE credit_note_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.credit_note_line IS 'A line of a credit note: gives back part of one line of the credited invoice, by quantity (credited quantity of a product line becomes billable again on its order line) or by amount only (a price correction). Over all issued credit notes, a line never gets back more quantity or amount than it billed.';
+
+-- Name: COLUMN credit_note_line.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.amount IS 'Same sign as the credited line''s amount (negative when a discount is given back); never more than it.';
+
+-- Name: currency; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.currency (
+    code character(3) NOT NULL,
+    name text NOT NULL,
+    minor_units smallint NOT NULL,
+    CONSTRAINT currency_code_check CHECK ((code ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT currency_minor_units_check CHECK (((minor_units >= 0) AND (minor_units <= 4)))
+);
+
+-- Name: TABLE currency; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.currency IS 'ISO 4217 currencies. Every amount in a currency is rounded to its minor units.';
+
+-- Name: COLUMN currency.minor_units; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.currency.minor_units IS 'Decimal places of the currency (EUR 2, JPY 0): amounts may carry no more; billing.round_money rounds to them.';
+
+-- Name: customer; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.customer (
+    customer_id bigint NOT NULL,
+    name text NOT NULL,
+    email text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT customer_name_check CHECK ((name <> ''::text))
+);
+
+-- Name: TABLE customer; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.customer IS 'Who buys. customer_id leads the key of every table the customer owns.';
+
+-- Name: customer_customer_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.customer ALTER COLUMN customer_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.customer_customer_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: document_series; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.document_series (
+    series text NOT NULL,
+    prefix text NOT NULL,
+    next_no bigint DEFAULT 1 NOT NULL,
+    CONSTRAINT document_series_next_no_check CHECK ((next_no > 0))
+);
+
+-- Name: TABLE document_series; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.document_series IS 'Gapless number series of issued documents. Issuing takes the series row lock until commit, so numbers follow commit order and a rolled-back issue leaves no gap.';
+
+-- Name: fee; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.fee (
+    fee_code text NOT NULL,
+    name text NOT NULL,
+    CONSTRAINT fee_fee_code_check CHECK ((fee_code ~ '^[A-Z][A-Z0-9_]*$'::text))
+);
+
+-- Name: TABLE fee; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.fee IS 'Kinds of charge that are not products: shipping, handling, late fees, licences.';
+
+-- Name: invoice; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    kind text DEFAULT 'invoice'::text NOT NULL,
+    currency character(3) NOT NULL,
+    status text DEFAULT 'draft'::text NOT NULL,
+    invoice_no text,
+    issued_at timestamp with time zone,
+    due_date date,
+    total numeric,
+    credited_invoice_id bigint,
+    reason text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    comments text,
+    CONSTRAINT invoice_credited_invoice_check CHECK (((kind = 'credit_note'::text) = (credited_invoice_id IS NOT NULL))),
+    CONSTRAINT invoice_issued_check CHECK ((((status = 'issued'::text) = (invoice_no IS NOT NULL)) AND ((status = 'issued'::text) = (issued_at IS NOT NULL)) AND ((status = 'issued'::text) = (total IS NOT NULL)))),
+    CONSTRAINT invoice_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text]))),
+    CONSTRAINT invoice_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'issued'::text]))),
+    CONSTRAINT invoice_total_check CHECK (((total >= (0)::numeric) AND ((kind = 'invoice'::text) OR (total > (0)::numeric))))
+);
+
+-- Name: TABLE invoice; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice IS 'Billing documents: invoices (kind invoice) and credit notes (kind credit_note, correcting credited_invoice_id). Created as drafts; issuing (status issued) numbers the document gaplessly in its series and freezes it and its lines for good: corrections are new documents.';
+
+-- Name: COLUMN invoice.status; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.status IS 'draft (editable, deletable) or issued (immutable).';
+
+-- Name: COLUMN invoice.invoice_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.invoice_no IS 'Assigned on issue from billing.document_series (INV-000001, CN-000001): gapless, in issue order, never reused.';
+
+-- Name: COLUMN invoice.total; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.total IS 'Sum of the line amounts, stored on issue.';
+
+-- Name: COLUMN invoice.credited_invoice_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.credited_invoice_id IS 'For a credit note: the invoice it corrects.';
+
+-- Name: COLUMN invoice.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.reason IS 'For a credit note: why it was issued.';
+
+-- Name: invoice_balance; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_balance (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    total numeric NOT NULL,
+    credited numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT invoice_balance_credited_check CHECK (((credited >= (0)::numeric) AND (credited <= total)))
+);
+
+-- Name: TABLE invoice_balance; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_balance IS 'Running totals of an issued invoice, one row each, kept by triggers only (the invoice row itself never changes). Its CHECKs bound what credit notes can give back; its row lock serializes concurrent crediting.';
+
+-- Name: invoice_cancellation; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_cancellation (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    canceled_time timestamp with time zone NOT NULL,
+    cancel_reason text NOT NULL,
+    credit_note_id bigint NOT NULL,
+    CONSTRAINT invoice_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text))
+);
+
+-- Name: TABLE invoice_cancellation; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_cancellation IS 'An invoice canceled by billing.void_invoice or billing.cancel_order: when, why, and the credit note that reversed it. The invoice and its lines read canceled through the views; their rows are not edited.';
+
+-- Name: invoice_discount_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_discount_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    line_type text DEFAULT 'discount'::text NOT NULL,
+    applies_to_line_no integer,
+    CONSTRAINT invoice_discount_line_applies_to_check CHECK ((applies_to_line_no <> line_no)),
+    CONSTRAINT invoice_discount_line_line_type_check CHECK ((line_type = 'discount'::text))
+);
+
+-- Name: TABLE invoice_discount_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_discount_line IS 'Subtype of a discount line (negative amount): optionally the line of the same invoice it applies to.';
+
+-- Name: invoice_dispute; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_dispute (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    dispute_no integer NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    reason text NOT NULL,
+    resolved_at timestamp with time zone,
+    resolution_note text,
+    CONSTRAINT invoice_dispute_dispute_no_check CHECK ((dispute_no > 0)),
+    CONSTRAINT invoice_dispute_reason_check CHECK ((reason <> ''::text)),
+    CONSTRAINT invoice_dispute_resolved_check CHECK (((resolved_at IS NOT NULL) OR (resolution_note IS NULL)))
+);
+
+-- Name: TABLE invoice_dispute; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_dispute IS 'The customer disputes an issued invoice (reason, time) until the dispute is resolved (time, note). At most one open dispute per invoice; the invoice itself stays unchanged. Allocation strategies skip disputed invoices.';
+
+-- Name: invoice_fee_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_fee_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    line_type text DEFAULT 'fee'::text NOT NULL,
+    fee_code text NOT NULL,
+    order_id bigint,
+    order_charge_no integer,
+    CONSTRAINT invoice_fee_line_line_type_check CHECK ((line_type = 'fee'::text)),
+    CONSTRAINT invoice_fee_line_order_charge_check CHECK (((order_charge_no IS NULL) OR (order_id IS NOT NULL)))
+);
+
+-- Name: TABLE invoice_fee_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_fee_line IS 'Subtype of a fee line: the fee, and optionally the order (and order charge) it bills. With no order it is a charge of its own, e.g. an ad-hoc licence fee.';
+
+-- Name: invoice_invoice_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.invoice ALTER COLUMN invoice_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.invoice_invoice_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: invoice_product_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_product_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    line_type text DEFAULT 'product'::text NOT NULL,
+    order_id bigint NOT NULL,
+    order_line_no integer NOT NULL,
+    CONSTRAINT invoice_product_line_line_type_check CHECK ((line_type = 'product'::text))
+);
+
+-- Name: TABLE invoice_product_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_product_line IS 'Subtype of a product line: the order line it bills (same customer, by the composite key). The line''s quantity is the quantity billed, its unit_amount the order line''s unit price.';
+
+-- Name: invoice_tax_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_tax_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    line_type text DEFAULT 'tax'::text NOT NULL,
+    tax_code text NOT NULL,
+    rate numeric NOT NULL,
+    taxable_amount numeric NOT NULL,
+    CONSTRAINT invoice_tax_line_line_type_check CHECK ((line_type = 'tax'::text)),
+    CONSTRAINT invoice_tax_line_rate_check CHECK (((rate >= (0)::numeric) AND (rate <= (1)::numeric))),
+    CONSTRAINT invoice_tax_line_taxable_amount_check CHECK ((taxable_amount >= (0)::numeric))
+);
+
+-- Name: TABLE invoice_tax_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_tax_line IS 'Subtype of a tax line: authority, rate and taxable amount; the line amount is round_money(taxable_amount * rate).';
+
+-- Name: COLUMN invoice_tax_line.rate; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_tax_line.rate IS 'A fraction: 0.19 is 19 %.';
+
+-- Name: invoice_line_summary; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.invoice_line_summary AS
+ SELECT l.customer_id,
+    l.invoice_id,
+    l.line_no,
+    l.line_type,
+    l.quantity,
+    l.unit_amount,
+    l.amount,
+    l.description,
+    COALESCE(p.order_id, f.order_id) AS order_id,
+    p.order_line_no,
+    f.order_charge_no,
+    f.fee_code,
+    t.tax_code,
+    t.rate AS tax_rate,
+    COALESCE(cr.quantity, (0)::numeric) AS credited_quantity,
+    COALESCE(cr.amount, (0)::numeric) AS credited_amount,
+    (c.invoice_id IS NOT NULL) AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason
+   FROM (((((billing.invoice_line l
+     LEFT JOIN billing.invoice_product_line p ON (((l.customer_id = p.customer_id) AND (l.invoice_id = p.invoice_id) AND (l.line_no = p.line_no))))
+     LEFT JOIN billing.invoice_fee_line f ON (((l.customer_id = f.customer_id) AND (l.invoice_id = f.invoice_id) AND (l.line_no = f.line_no))))
+     LEFT JOIN billing.invoice_tax_line t ON (((l.customer_id = t.customer_id) AND (l.invoice_id = t.invoice_id) AND (l.line_no = t.line_no))))
+     LEFT JOIN billing.invoice_cancellation c ON (((l.customer_id = c.customer_id) AND (l.invoice_id = c.invoice_id))))
+     LEFT JOIN LATERAL ( SELECT sum(cl.quantity) AS quantity,
+            sum(cl.amount) AS amount
+           FROM (billing.credit_note_line cl
+             JOIN billing.invoice cn ON (((cl.customer_id = cn.customer_id) AND (cl.credit_note_id = cn.invoice_id))))
+          WHERE ((cl.customer_id = l.customer_id) AND (cl.credited_invoice_id = l.invoice_id) AND (cl.credited_line_no = l.line_no) AND (cn.status = 'issued'::text))) cr ON (true));
+
+-- Name: VIEW invoice_line_summary; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.invoice_line_summary IS 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes took back, and the cancellation of its invoice.';
+
+-- Name: invoice_memo_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.invoice_memo_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    line_type text DEFAULT 'memo'::text NOT NULL,
+    memo text NOT NULL,
+    CONSTRAINT invoice_memo_line_line_type_check CHECK ((line_type = 'memo'::text)),
+    CONSTRAINT invoice_memo_line_memo_check CHECK ((memo <> ''::text))
+);
+
+-- Name: TABLE invoice_memo_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.invoice_memo_line IS 'Subtype of a memo line: text printed on the invoice, amount 0.';
+
+-- Name: invoice_summary; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.invoice_summary AS
+ SELECT i.customer_id,
+    i.invoice_id,
+    i.invoice_no,
+    i.kind,
+    i.status,
+    i.currency,
+    i.issued_at,
+    i.due_date,
+    i.total,
+    COALESCE(b.credited, (0)::numeric) AS credited,
+    i.credited_invoice_id,
+    i.reason,
+    (d.invoice_id IS NOT NULL) AS is_disputed,
+    (c.invoice_id IS NOT NULL) AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason
+   FROM (((billing.invoice i
+     LEFT JOIN billing.invoice_balance b ON (((i.customer_id = b.customer_id) AND (i.invoice_id = b.invoice_id))))
+     LEFT JOIN billing.invoice_cancellation c ON (((i.customer_id = c.customer_id) AND (i.invoice_id = c.invoice_id))))
+     LEFT JOIN billing.invoice_dispute d ON (((i.customer_id = d.customer_id) AND (i.invoice_id = d.invoice_id) AND (d.resolved_at IS NULL))));
+
+-- Name: VIEW invoice_summary; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, and cancellation (time and reason, from billing.invoice_cancellation).';
+
+-- Name: line_type; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.line_type (
+    line_type text NOT NULL,
+    description text NOT NULL
+);
+
+-- Name: TABLE line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.line_type IS 'The exclusive subtypes of an invoice line; each has its own subtype table (invoice_product_line, ...).';
+
+-- Name: order_charge; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.order_charge (
+    customer_id bigint NOT NULL,
+    order_id bigint NOT NULL,
+    charge_no integer NOT NULL,
+    fee_code text NOT NULL,
+    amount numeric NOT NULL,
+    description text,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    billed_amount numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT order_charge_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT order_charge_billed_amount_check CHECK (((billed_amount >= (0)::numeric) AND (billed_amount <= amount))),
+    CONSTRAINT order_charge_charge_no_check CHECK ((charge_no > 0))
+);
+
+-- Name: TABLE order_charge; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.order_charge IS 'A fee added to an order after it was placed (shipping once known, a late fee), possibly after payment.';
+
+-- Name: COLUMN order_charge.billed_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_charge.billed_amount IS 'Amount on issued invoices less amount given back by credit notes. Kept by triggers only.';
+
+-- Name: order_line; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.order_line (
+    customer_id bigint NOT NULL,
+    order_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    product_id bigint NOT NULL,
+    quantity numeric NOT NULL,
+    unit_price numeric NOT NULL,
+    billed_quantity numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT order_line_billed_quantity_check CHECK (((billed_quantity >= (0)::numeric) AND (billed_quantity <= quantity))),
+    CONSTRAINT order_line_line_no_check CHECK ((line_no > 0)),
+    CONSTRAINT order_line_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT order_line_unit_price_check CHECK ((unit_price >= (0)::numeric))
+);
+
+-- Name: TABLE order_line; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.order_line IS 'A product, quantity and unit price the customer ordered.';
+
+-- Name: COLUMN order_line.billed_quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_line.billed_quantity IS 'Quantity on issued invoices less quantity given back by credit notes. Kept by triggers only; its CHECK is what stops over-billing, and its row lock serializes concurrent billing of the line.';
+
+-- Name: order_summary; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.order_summary AS
+ SELECT o.customer_id,
+    o.order_id,
+    o.order_ref,
+    o.currency,
+    o.placed_at,
+    (COALESCE(ol.total, (0)::numeric) + COALESCE(oc.total, (0)::numeric)) AS order_total,
+    COALESCE(inv.invoiced, (0)::numeric) AS invoiced,
+    COALESCE(inv.credited, (0)::numeric) AS credited,
+        CASE
+            WHEN o.is_canceled THEN (0)::numeric
+            ELSE (COALESCE(ol.unbilled, (0)::numeric) + COALESCE(oc.unbilled, (0)::numeric))
+        END AS unbilled,
+    o.is_canceled,
+    o.canceled_time,
+    o.cancel_reason
+   FROM (((billing.sales_order o
+     LEFT JOIN LATERAL ( SELECT sum(billing.round_money((l.quantity * l.unit_price), (o.currency)::text)) AS total,
+            sum(billing.round_money(((l.quantity - l.billed_quantity) * l.unit_price), (o.currency)::text)) AS unbilled
+           FROM billing.order_line l
+          WHERE ((l.customer_id = o.customer_id) AND (l.order_id = o.order_id))) ol ON (true))
+     LEFT JOIN LATERAL ( SELECT sum(c.amount) AS total,
+            sum((c.amount - c.billed_amount)) AS unbilled
+           FROM billing.order_charge c
+          WHERE ((c.customer_id = o.customer_id) AND (c.order_id = o.order_id))) oc ON (true))
+     LEFT JOIN LATERAL ( SELECT sum(s.amount) AS invoiced,
+            sum(s.credited_amount) AS credited
+           FROM (billing.invoice_line_summary s
+             JOIN billing.invoice i ON (((s.customer_id = i.customer_id) AND (s.invoice_id = i.invoice_id))))
+          WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id) AND (i.status = 'issued'::text))) inv ON (true));
+
+-- Name: VIEW order_summary; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), and its cancellation.';
+
+-- Name: product; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.product (
+    product_id bigint NOT NULL,
+    sku text NOT NULL,
+    name text NOT NULL,
+    description text,
+    CONSTRAINT product_sku_check CHECK ((sku <> ''::text))
+);
+
+-- Name: TABLE product; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.product IS 'What the shop sells. Order lines name a product; prices live on the order line.';
+
+-- Name: COLUMN product.sku; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.product.sku IS 'Stock keeping unit: the shop''s own product code, unique.';
+
+-- Name: product_product_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.product ALTER COLUMN product_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.product_product_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: sales_order_order_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.sales_order ALTER COLUMN order_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.sales_order_order_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: tax_authority; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.tax_authority (
+    tax_code text NOT NULL,
+    name text NOT NULL,
+    CONSTRAINT tax_authority_tax_code_check CHECK ((tax_code ~ '^[A-Z][A-Z0-9_]*$'::text))
+);
+
+-- Name: TABLE tax_authority; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.tax_authority IS 'Who a tax line is remitted to, e.g. a national VAT or a state sales tax.';
+
+-- Name: credit_note_line credit_note_line_credited_line_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.credit_note_line
+    ADD CONSTRAINT credit_note_line_credited_line_key UNIQUE (customer_id, credit_note_id, credited_line_no);
+
+-- Name: credit_note_line credit_note_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.credit_note_line
+    ADD CONSTRAINT credit_note_line_pkey PRIMARY KEY (customer_id, credit_note_id, line_no);
+
+-- Name: currency currency_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.currency
+    ADD CONSTRAINT currency_pkey PRIMARY KEY (code);
+
+-- Name: customer customer_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.customer
+    ADD CONSTRAINT customer_pkey PRIMARY KEY (customer_id);
+
+-- Name: document_series document_series_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.document_series
+    ADD CONSTRAINT document_series_pkey PRIMARY KEY (series);
+
+-- Name: fee fee_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.fee
+    ADD CONSTRAINT fee_pkey PRIMARY KEY (fee_code);
+
+-- Name: invoice_balance invoice_balance_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_balance
+    ADD CONSTRAINT invoice_balance_pkey PRIMARY KEY (customer_id, invoice_id);
+
+-- Name: invoice_cancellation invoice_cancellation_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_cancellation
+    ADD CONSTRAINT invoice_cancellation_pkey PRIMARY KEY (customer_id, invoice_id);
+
+-- Name: invoice invoice_credited_invoice_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_credited_invoice_key UNIQUE (customer_id, invoice_id, kind, credited_invoice_id);
+
+-- Name: invoice_discount_line invoice_discount_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_discount_line
+    ADD CONSTRAINT invoice_discount_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: invoice_dispute invoice_dispute_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_dispute
+    ADD CONSTRAINT invoice_dispute_pkey PRIMARY KEY (customer_id, invoice_id, dispute_no);
+
+-- Name: invoice_fee_line invoice_fee_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_fee_line
+    ADD CONSTRAINT invoice_fee_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: invoice invoice_invoice_no_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_invoice_no_key UNIQUE (customer_id, invoice_no);
+
+-- Name: invoice invoice_kind_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_kind_key UNIQUE (customer_id, invoice_id, kind);
+
+-- Name: invoice_line invoice_line_line_type_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_line
+    ADD CONSTRAINT invoice_line_line_type_key UNIQUE (customer_id, invoice_id, line_no, line_type);
+
+-- Name: invoice_line invoice_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_line
+    ADD CONSTRAINT invoice_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: invoice_memo_line invoice_memo_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_memo_line
+    ADD CONSTRAINT invoice_memo_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: invoice invoice_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_pkey PRIMARY KEY (customer_id, invoice_id);
+
+-- Name: invoice_product_line invoice_product_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_product_line
+    ADD CONSTRAINT invoice_product_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: invoice_tax_line invoice_tax_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_tax_line
+    ADD CONSTRAINT invoice_tax_line_pkey PRIMARY KEY (customer_id, invoice_id, line_no);
+
+-- Name: line_type line_type_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.line_type
+    ADD CONSTRAINT line_type_pkey PRIMARY KEY (line_type);
+
+-- Name: order_charge order_charge_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_charge
+    ADD CONSTRAINT order_charge_pkey PRIMARY KEY (customer_id, order_id, charge_no);
+
+-- Name: order_line order_line_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_line
+    ADD CONSTRAINT order_line_pkey PRIMARY KEY (customer_id, order_id, line_no);
+
+-- Name: product product_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.product
+    ADD CONSTRAINT product_pkey PRIMARY KEY (product_id);
+
+-- Name: product product_sku_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.product
+    ADD CONSTRAINT product_sku_key UNIQUE (sku);
+
+-- Name: sales_order sales_order_order_ref_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.sales_order
+    ADD CONSTRAINT sales_order_order_ref_key UNIQUE (customer_id, order_ref);
+
+-- Name: sales_order sales_order_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.sales_order
+    ADD CONSTRAINT sales_order_pkey PRIMARY KEY (customer_id, order_id);
+
+-- Name: tax_authority tax_authority_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.tax_authority
+    ADD CONSTRAINT tax_authority_pkey PRIMARY KEY (tax_code);
+
+-- Name: credit_note_line_credited_line_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USING btree (customer_id, credited_invoice_id, credited_line_no);
+
+-- Name: invoice_credited_invoice_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX invoice_credited_invoice_idx ON billing.invoice USING btree (customer_id, credited_invoice_id) WHERE (credited_invoice_id IS NOT NULL);
+
+-- Name: invoice_dispute_open_key; Type: INDEX; Schema: billing
+
+CREATE UNIQUE INDEX invoice_dispute_open_key ON billing.invoice_dispute USING btree (customer_id, invoice_id) WHERE (resolved_at IS NULL);
+
+-- Name: invoice_fee_line_order_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX invoice_fee_line_order_idx ON billing.invoice_fee_line USING btree (customer_id, order_id) WHERE (order_id IS NOT NULL);
+
+-- Name: invoice_product_line_order_line_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line USING btree (customer_id, order_id, order_line_no);
+
+-- Name: credit_note_line t05_credit_note_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_balance t05_invoice_balance_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_balance_no_truncate BEFORE TRUNCATE ON billing.invoice_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_cancellation t05_invoice_cancellation_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_cancellation_no_truncate BEFORE TRUNCATE ON billing.invoice_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_discount_line t05_invoice_discount_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_discount_line_no_truncate BEFORE TRUNCATE ON billing.invoice_discount_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_dispute t05_invoice_dispute_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_dispute_no_truncate BEFORE TRUNCATE ON billing.invoice_dispute FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_fee_line t05_invoice_fee_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_fee_line_no_truncate BEFORE TRUNCATE ON billing.invoice_fee_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_line t05_invoice_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_line_no_truncate BEFORE TRUNCATE ON billing.invoice_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_memo_line t05_invoice_memo_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_memo_line_no_truncate BEFORE TRUNCATE ON billing.invoice_memo_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice t05_invoice_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_no_truncate BEFORE TRUNCATE ON billing.invoice FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_product_line t05_invoice_product_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_product_line_no_truncate BEFORE TRUNCATE ON billing.invoice_product_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: invoice_tax_line t05_invoice_tax_line_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_invoice_tax_line_no_truncate BEFORE TRUNCATE ON billing.invoice_tax_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice_balance t10_invoice_balance_derived; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+
+-- Name: invoice_cancellation t10_invoice_cancellation_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_cancellation FOR EACH ROW EXECUTE FUNCTION billing.invoice_cancellation_rules();
+
+-- Name: invoice_discount_line t10_invoice_discount_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_discount_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_discount_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice_dispute t10_invoice_dispute_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_dispute_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_dispute FOR EACH ROW EXECUTE FUNCTION billing.invoice_dispute_rules();
+
+-- Name: invoice_fee_line t10_invoice_fee_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_fee_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_fee_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice_line t10_invoice_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice_memo_line t10_invoice_memo_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_memo_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_memo_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice_product_line t10_invoice_product_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_product_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_product_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: invoice t10_invoice_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice FOR EACH ROW EXECUTE FUNCTION billing.invoice_rules();
+
+-- Name: invoice_tax_line t10_invoice_tax_line_guard; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_invoice_tax_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: order_charge t10_order_charge_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_order_charge_rules BEFORE INSERT OR UPDATE ON billing.order_charge FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+
+-- Name: order_line t10_order_line_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_order_line_rules BEFORE INSERT OR UPDATE ON billing.order_line FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+
+-- Name: sales_order t10_sales_order_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_sales_order_rules BEFORE INSERT OR UPDATE ON billing.sales_order FOR EACH ROW EXECUTE FUNCTION billing.sales_order_rules();
+
+-- Name: credit_note_line t20_credit_note_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_credit_note_line_check AFTER INSERT OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.check_credit_note_line();
+
+-- Name: invoice_discount_line t20_invoice_discount_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_discount_line_check AFTER INSERT OR UPDATE ON billing.invoice_discount_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: invoice_fee_line t20_invoice_fee_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_fee_line_check AFTER INSERT OR UPDATE ON billing.invoice_fee_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: invoice t20_invoice_issued; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_issued AFTER UPDATE ON billing.invoice FOR EACH ROW WHEN (((old.status = 'draft'::text) AND (new.status = 'issued'::text))) EXECUTE FUNCTION billing.invoice_issued();
+
+-- Name: invoice_line t20_invoice_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_line_check AFTER INSERT OR UPDATE ON billing.invoice_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: invoice_memo_line t20_invoice_memo_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_memo_line_check AFTER INSERT OR UPDATE ON billing.invoice_memo_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: invoice_product_line t20_invoice_product_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_product_line_check AFTER INSERT OR UPDATE ON billing.invoice_product_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: invoice_tax_line t20_invoice_tax_line_check; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_invoice_tax_line_check AFTER INSERT OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: credit_note_line credit_note_line_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.credit_note_line
+    ADD CONSTRAINT credit_note_line_credit_note_fkey FOREIGN KEY (customer_id, credit_note_id, kind, credited_invoice_id) REFERENCES billing.invoice(customer_id, invoice_id, kind, credited_invoice_id) ON DELETE CASCADE;
+
+-- Name: credit_note_line credit_note_line_credited_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.credit_note_line
+    ADD CONSTRAINT credit_note_line_credited_line_fkey FOREIGN KEY (customer_id, credited_invoice_id, credited_line_no) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no);
+
+-- Name: invoice_balance invoice_balance_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_balance
+    ADD CONSTRAINT invoice_balance_invoice_fkey FOREIGN KEY (customer_id, invoice_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: invoice_cancellation invoice_cancellation_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_cancellation
+    ADD CONSTRAINT invoice_cancellation_credit_note_fkey FOREIGN KEY (customer_id, credit_note_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: invoice_cancellation invoice_cancellation_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_cancellation
+    ADD CONSTRAINT invoice_cancellation_invoice_fkey FOREIGN KEY (customer_id, invoice_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: invoice invoice_credited_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_credited_invoice_fkey FOREIGN KEY (customer_id, credited_invoice_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: invoice invoice_currency_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_currency_fkey FOREIGN KEY (currency) REFERENCES billing.currency(code);
+
+-- Name: invoice invoice_customer_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: invoice_discount_line invoice_discount_line_applies_to_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_discount_line
+    ADD CONSTRAINT invoice_discount_line_applies_to_fkey FOREIGN KEY (customer_id, invoice_id, applies_to_line_no) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no);
+
+-- Name: invoice_discount_line invoice_discount_line_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_discount_line
+    ADD CONSTRAINT invoice_discount_line_line_fkey FOREIGN KEY (customer_id, invoice_id, line_no, line_type) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no, line_type) ON DELETE CASCADE;
+
+-- Name: invoice_dispute invoice_dispute_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_dispute
+    ADD CONSTRAINT invoice_dispute_invoice_fkey FOREIGN KEY (customer_id, invoice_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: invoice_fee_line invoice_fee_line_fee_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_fee_line
+    ADD CONSTRAINT invoice_fee_line_fee_fkey FOREIGN KEY (fee_code) REFERENCES billing.fee(fee_code);
+
+-- Name: invoice_fee_line invoice_fee_line_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_fee_line
+    ADD CONSTRAINT invoice_fee_line_line_fkey FOREIGN KEY (customer_id, invoice_id, line_no, line_type) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no, line_type) ON DELETE CASCADE;
+
+-- Name: invoice_fee_line invoice_fee_line_order_charge_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_fee_line
+    ADD CONSTRAINT invoice_fee_line_order_charge_fkey FOREIGN KEY (customer_id, order_id, order_charge_no) REFERENCES billing.order_charge(customer_id, order_id, charge_no);
+
+-- Name: invoice_fee_line invoice_fee_line_order_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_fee_line
+    ADD CONSTRAINT invoice_fee_line_order_fkey FOREIGN KEY (customer_id, order_id) REFERENCES billing.sales_order(customer_id, order_id);
+
+-- Name: invoice_line invoice_line_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_line
+    ADD CONSTRAINT invoice_line_invoice_fkey FOREIGN KEY (customer_id, invoice_id, kind) REFERENCES billing.invoice(customer_id, invoice_id, kind) ON DELETE CASCADE;
+
+-- Name: invoice_line invoice_line_line_type_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_line
+    ADD CONSTRAINT invoice_line_line_type_fkey FOREIGN KEY (line_type) REFERENCES billing.line_type(line_type);
+
+-- Name: invoice_memo_line invoice_memo_line_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_memo_line
+    ADD CONSTRAINT invoice_memo_line_line_fkey FOREIGN KEY (customer_id, invoice_id, line_no, line_type) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no, line_type) ON DELETE CASCADE;
+
+-- Name: invoice_product_line invoice_product_line_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_product_line
+    ADD CONSTRAINT invoice_product_line_line_fkey FOREIGN KEY (customer_id, invoice_id, line_no, line_type) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no, line_type) ON DELETE CASCADE;
+
+-- Name: invoice_product_line invoice_product_line_order_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_product_line
+    ADD CONSTRAINT invoice_product_line_order_line_fkey FOREIGN KEY (customer_id, order_id, order_line_no) REFERENCES billing.order_line(customer_id, order_id, line_no);
+
+-- Name: invoice_tax_line invoice_tax_line_line_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_tax_line
+    ADD CONSTRAINT invoice_tax_line_line_fkey FOREIGN KEY (customer_id, invoice_id, line_no, line_type) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no, line_type) ON DELETE CASCADE;
+
+-- Name: invoice_tax_line invoice_tax_line_tax_authority_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice_tax_line
+    ADD CONSTRAINT invoice_tax_line_tax_authority_fkey FOREIGN KEY (tax_code) REFERENCES billing.tax_authority(tax_code);
+
+-- Name: order_charge order_charge_fee_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_charge
+    ADD CONSTRAINT order_charge_fee_fkey FOREIGN KEY (fee_code) REFERENCES billing.fee(fee_code);
+
+-- Name: order_charge order_charge_order_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_charge
+    ADD CONSTRAINT order_charge_order_fkey FOREIGN KEY (customer_id, order_id) REFERENCES billing.sales_order(customer_id, order_id);
+
+-- Name: order_line order_line_order_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_line
+    ADD CONSTRAINT order_line_order_fkey FOREIGN KEY (customer_id, order_id) REFERENCES billing.sales_order(customer_id, order_id);
+
+-- Name: order_line order_line_product_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.order_line
+    ADD CONSTRAINT order_line_product_fkey FOREIGN KEY (product_id) REFERENCES billing.product(product_id);
+
+-- Name: sales_order sales_order_currency_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.sales_order
+    ADD CONSTRAINT sales_order_currency_fkey FOREIGN KEY (currency) REFERENCES billing.currency(code);
+
+-- Name: sales_order sales_order_customer_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.sales_order
+    ADD CONSTRAINT sales_order_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);

@@ -1,0 +1,128 @@
+-- Shared helpers: errors, money rounding, document labels, TRUNCATE refusal.
+
+CREATE OR REPLACE FUNCTION billing.fail(
+    p_sqlstate text, p_message text, p_detail text DEFAULT NULL, p_hint text DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = p_sqlstate,
+        MESSAGE = p_message,
+        DETAIL = coalesce(p_detail, ''),
+        HINT = coalesce(p_hint, '');
+END
+$$;
+
+COMMENT ON FUNCTION billing.fail(text, text, text, text) IS
+'Raises an error with the given SQLSTATE, message, detail and hint. Every pgbilling rule reports through it '
+'with one stable SQLSTATE (README, Errors).';
+
+CREATE OR REPLACE FUNCTION billing.require(p_value anyelement, p_name text) RETURNS anyelement
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        PERFORM billing.fail('22004', format('%s must not be NULL', p_name));
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+COMMENT ON FUNCTION billing.require(anyelement, text) IS
+'Returns p_value, or raises 22004 naming the argument when it is NULL.';
+
+CREATE OR REPLACE FUNCTION billing.minor_units(p_currency text) RETURNS smallint
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_units smallint;
+BEGIN
+    SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
+            hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
+    END IF;
+    RETURN v_units;
+END
+$$;
+
+COMMENT ON FUNCTION billing.minor_units(text) IS 'Decimal places of a currency; 23503 for an unknown one.';
+
+CREATE OR REPLACE FUNCTION billing.round_money(p_amount numeric, p_currency text) RETURNS numeric
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT round(p_amount, billing.minor_units(p_currency))
+$$;
+
+COMMENT ON FUNCTION billing.round_money(numeric, text) IS
+'The one place amounts are rounded: to the currency''s minor units, half away from zero '
+'(PostgreSQL''s round(numeric, int)), e.g. 2.345 EUR -> 2.35, -2.345 EUR -> -2.35.';
+
+CREATE OR REPLACE FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what text) RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    IF p_amount <> billing.round_money(p_amount, p_currency) THEN
+        PERFORM billing.fail('23514',
+            format('%s: amount %s has more decimals than %s allows', p_what, p_amount, p_currency),
+            format('%s has %s minor units', p_currency, billing.minor_units(p_currency)),
+            'Round the amount with billing.round_money first.');
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION billing.check_money(numeric, text, text) IS
+'Raises 23514 when an amount carries more decimals than its currency''s minor units.';
+
+CREATE OR REPLACE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce(
+        (
+            SELECT format('%s %s of customer %s',
+                replace(i.kind, '_', ' '), coalesce(i.invoice_no, format('(draft, id %s)', i.invoice_id)), i.customer_id)
+            FROM billing.invoice AS i
+            WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
+        ),
+        format('invoice id %s of customer %s', p_invoice_id, p_customer_id)
+    )
+$$;
+
+COMMENT ON FUNCTION billing.document_label(bigint, bigint) IS
+'How errors name a document: "invoice INV-000042 of customer 7", "credit note (draft, id 12) of customer 7".';
+
+CREATE OR REPLACE FUNCTION billing.refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_TABLE_NAME),
+        'It holds issued documents or their history, which never change.',
+        'Delete draft rows one by one instead.');
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.refuse_truncate() IS
+'Statement trigger: TRUNCATE of a table holding issued documents is refused (PB001).';
+
+CREATE OR REPLACE FUNCTION billing.refuse_direct_change() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
+    IF pg_trigger_depth() <= 1 THEN
+        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
+            hint => 'Issue documents instead; the running totals follow.');
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+COMMENT ON FUNCTION billing.refuse_direct_change() IS
+'Row trigger for derived data (running totals): only pgbilling''s own triggers may write it (PB002).';

@@ -1,0 +1,258 @@
+-- Rules on invoices, credit notes and their lines, as triggers: drafts are free, issuing validates and
+-- numbers a document and updates the running totals, an issued document never changes.
+
+CREATE OR REPLACE FUNCTION billing.invoice_rules() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_credited billing.invoice;
+    v_lines integer;
+    v_total numeric;
+    v_missing integer [];
+    v_prefix text;
+    v_no bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'draft' THEN
+            PERFORM billing.fail('55000', format('a %s is inserted as a draft', replace(NEW.kind, '_', ' ')),
+                format('status %L given', NEW.status), 'Insert it, add its lines, then issue it (billing.issue_invoice).');
+        END IF;
+        IF NEW.kind = 'credit_note' THEN
+            SELECT i.* INTO v_credited FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.credited_invoice_id;
+            IF FOUND AND (v_credited.kind <> 'invoice' OR v_credited.status <> 'issued') THEN
+                PERFORM billing.fail('55000', format('%s cannot be credited: only an issued invoice can',
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id)));
+            END IF;
+            IF FOUND AND v_credited.currency <> NEW.currency THEN
+                PERFORM billing.fail('23514', format('a credit note of %s must be in %s',
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id), v_credited.currency),
+                    format('currency %s given', NEW.currency));
+            END IF;
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF OLD.status = 'issued' THEN
+        PERFORM billing.fail('PB001', format('%s is issued and never changes: %s refused',
+            billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP),
+            hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF (NEW.customer_id, NEW.invoice_id, NEW.kind, NEW.currency, NEW.credited_invoice_id)
+        IS DISTINCT FROM (OLD.customer_id, OLD.invoice_id, OLD.kind, OLD.currency, OLD.credited_invoice_id) THEN
+        PERFORM billing.fail('55000', format('%s: customer, kind, currency and credited invoice never change',
+            billing.document_label(OLD.customer_id, OLD.invoice_id)), hint => 'Delete the draft and create another.');
+    END IF;
+    IF NEW.status = 'draft' THEN
+        RETURN NEW;
+    END IF;
+
+    -- Issuing: the document must be complete; then it gets its total and the next number of its series.
+    IF NEW.kind = 'invoice' THEN
+        SELECT count(*), sum(l.amount),
+            array_agg(l.line_no ORDER BY l.line_no) FILTER (WHERE NOT billing.has_subtype(l))
+        INTO v_lines, v_total, v_missing
+        FROM billing.invoice_line AS l
+        WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
+    ELSE
+        SELECT count(*), sum(l.amount) INTO v_lines, v_total
+        FROM billing.credit_note_line AS l
+        WHERE l.customer_id = NEW.customer_id AND l.credit_note_id = NEW.invoice_id;
+    END IF;
+    IF v_lines = 0 THEN
+        PERFORM billing.fail('55000', format('%s has no lines: it cannot be issued',
+            billing.document_label(NEW.customer_id, NEW.invoice_id)), hint => 'Add lines first.');
+    END IF;
+    IF v_missing IS NOT NULL THEN
+        PERFORM billing.fail('55000', format('%s cannot be issued: lines %s lack their subtype row',
+            billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
+            hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
+    END IF;
+    UPDATE billing.document_series AS s SET next_no = s.next_no + 1
+    WHERE s.series = NEW.kind
+    RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
+    NEW.total := v_total;
+    NEW.invoice_no := v_prefix || '-' || lpad(v_no::text, greatest(6, length(v_no::text)), '0');
+    NEW.issued_at := clock_timestamp();
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION billing.invoice_rules() IS
+'Trigger: documents are inserted as drafts; a credit note credits an issued invoice in its currency; an issued '
+'document refuses UPDATE and DELETE (PB001); issuing needs lines, each with its subtype row (55000), and sets '
+'total, issued_at and the next gapless number of the series.';
+
+CREATE OR REPLACE TRIGGER t10_invoice_rules
+BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice
+FOR EACH ROW EXECUTE FUNCTION billing.invoice_rules();
+
+CREATE OR REPLACE FUNCTION billing.has_subtype(p_line billing.invoice_line) RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT CASE p_line.line_type
+        WHEN 'product' THEN EXISTS (
+            SELECT FROM billing.invoice_product_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'fee' THEN EXISTS (
+            SELECT FROM billing.invoice_fee_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'discount' THEN EXISTS (
+            SELECT FROM billing.invoice_discount_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'tax' THEN EXISTS (
+            SELECT FROM billing.invoice_tax_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        WHEN 'memo' THEN EXISTS (
+            SELECT FROM billing.invoice_memo_line AS s
+            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
+        ELSE FALSE
+    END
+$$;
+
+COMMENT ON FUNCTION billing.has_subtype(billing.invoice_line) IS
+'Whether an invoice line has the subtype row its line_type calls for.';
+
+CREATE OR REPLACE FUNCTION billing.bill_order_item(
+    p_customer_id bigint, p_order_id bigint, p_item_no integer, p_is_charge boolean, p_delta numeric, p_document text
+) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_limit numeric;
+    v_billed numeric;
+BEGIN
+    -- Locks the order line (or charge) row: concurrent issuers of the same item wait here, then see the new total.
+    IF p_is_charge THEN
+        SELECT c.amount, c.billed_amount INTO v_limit, v_billed FROM billing.order_charge AS c
+        WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no
+        FOR UPDATE;
+    ELSE
+        SELECT l.quantity, l.billed_quantity INTO v_limit, v_billed FROM billing.order_line AS l
+        WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
+        FOR UPDATE;
+    END IF;
+    IF p_delta > 0 AND EXISTS (
+        SELECT FROM billing.sales_order AS o
+        WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
+    ) THEN
+        PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
+            p_document, p_order_id, p_customer_id), hint => 'Remove its lines from the draft.');
+    END IF;
+    IF v_billed + p_delta > v_limit THEN
+        PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
+            p_document, CASE WHEN p_is_charge THEN 'charge' ELSE 'order line' END, p_item_no, p_order_id, p_customer_id),
+            format('%s ordered, %s already billed, %s more on this document', v_limit, v_billed, p_delta),
+            'Bill at most what is still unbilled (billing.order_summary).');
+    END IF;
+    IF p_is_charge THEN
+        UPDATE billing.order_charge AS c SET billed_amount = c.billed_amount + p_delta
+        WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no;
+    ELSE
+        UPDATE billing.order_line AS l SET billed_quantity = l.billed_quantity + p_delta
+        WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION billing.bill_order_item(bigint, bigint, integer, boolean, numeric, text) IS
+'Adds p_delta to the billed part of an order line (quantity) or charge (amount), refusing over-billing (23514). '
+'Called by the issue trigger only; negative deltas give back what credit notes credit.';
+
+CREATE OR REPLACE FUNCTION billing.invoice_issued() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_doc text := billing.document_label(NEW.customer_id, NEW.invoice_id);
+    v_balance billing.invoice_balance;
+    r record;
+BEGIN
+    IF NEW.kind = 'invoice' THEN
+        INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
+    ELSE
+        SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
+        FOR UPDATE;
+        IF v_balance.credited + NEW.total > v_balance.total THEN
+            PERFORM billing.fail('23514', format('%s would credit more than %s billed', v_doc,
+                billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
+                format('total %s, already credited %s, this credit note %s', v_balance.total, v_balance.credited, NEW.total));
+        END IF;
+        UPDATE billing.invoice_balance AS b SET credited = b.credited + NEW.total
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
+        -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
+        FOR r IN
+            SELECT l.line_no, l.quantity, l.amount, sum(c.quantity) AS credited_quantity, sum(c.amount) AS credited_amount
+            FROM billing.invoice_line AS l
+            JOIN billing.credit_note_line AS c
+                ON c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id AND c.credited_line_no = l.line_no
+            JOIN billing.invoice AS cn
+                ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
+            WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.credited_invoice_id
+                AND l.line_no IN (
+                    SELECT c2.credited_line_no FROM billing.credit_note_line AS c2
+                    WHERE c2.customer_id = NEW.customer_id AND c2.credit_note_id = NEW.invoice_id
+                )
+            GROUP BY l.line_no, l.quantity, l.amount
+        LOOP
+            IF r.credited_quantity > r.quantity OR abs(r.credited_amount) > abs(r.amount) THEN
+                PERFORM billing.fail('23514', format('%s would credit more than line %s of %s billed', v_doc, r.line_no,
+                    billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
+                    format('line quantity %s, amount %s; credited in all: quantity %s, amount %s',
+                        r.quantity, r.amount, coalesce(r.credited_quantity, 0), r.credited_amount));
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- The billed part of order lines and charges: up for an invoice, down for what a credit note gives back.
+    -- Rows are locked in key order, so concurrent issuers cannot deadlock on them.
+    FOR r IN
+        SELECT p.order_id, p.order_line_no AS item_no, FALSE AS is_charge, sum(l.quantity) AS delta
+        FROM billing.invoice_product_line AS p
+        JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        WHERE NEW.kind = 'invoice' AND p.customer_id = NEW.customer_id AND p.invoice_id = NEW.invoice_id
+        GROUP BY p.order_id, p.order_line_no
+        UNION ALL
+        SELECT p.order_id, p.order_line_no, FALSE, -sum(c.quantity)
+        FROM billing.credit_note_line AS c
+        JOIN billing.invoice_product_line AS p
+            ON p.customer_id = c.customer_id AND p.invoice_id = c.credited_invoice_id AND p.line_no = c.credited_line_no
+        WHERE NEW.kind = 'credit_note' AND c.customer_id = NEW.customer_id AND c.credit_note_id = NEW.invoice_id
+            AND c.quantity IS NOT NULL
+        GROUP BY p.order_id, p.order_line_no
+        UNION ALL
+        SELECT f.order_id, f.order_charge_no, TRUE, sum(l.amount)
+        FROM billing.invoice_fee_line AS f
+        JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        WHERE NEW.kind = 'invoice' AND f.customer_id = NEW.customer_id AND f.invoice_id = NEW.invoice_id
+            AND f.order_charge_no IS NOT NULL
+        GROUP BY f.order_id, f.order_charge_no
+        UNION ALL
+        SELECT f.order_id, f.order_charge_no, TRUE, -sum(c.amount)
+        FROM billing.credit_note_line AS c
+        JOIN billing.invoice_fee_line AS f
+            ON f.customer_id = c.customer_id AND f.invoice_id = c.credited_invoice_id AND f.line_no = c.credited_line_no
+        WHERE NEW.kind = 'credit_note' AND c.customer_id = NEW.customer_id AND c.credit_note_id = NEW.invoice_id
+            AND f.order_charge_no IS NOT NULL
+        GROUP BY f.order_id, f.order_charge_no
+        ORDER BY is_charge, order_id, item_no
+    LOOP
+        PERFORM billing.bill_order_item(NEW.customer_id, r.order_id, r.item_no, r.is_charge, r.delta, v_doc);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.invoice_issued() IS
+'Trigger after a document is issued: opens the invoice''s balance row, or books a credit note against the '
+'credited invoice (never more than it billed, in all and per line: 23514), and moves the billed part of the '
+'order lines and charges involved.';
+
+CREATE OR REPLACE TRIGGER t20_invoice_issued
+AFTER UPDATE ON billing.invoice
+FOR EACH ROW WHEN (old.status = 'draft' AND new.status = 'issued')
+EXECUTE FUNCTION billing.invoice_issued();

@@ -1,0 +1,177 @@
+-- Rules on invoice lines, their subtype rows and credit note lines: they change only while their
+-- document is a draft, and each line is checked against its order, currency and subtype.
+
+CREATE OR REPLACE FUNCTION billing.line_guard() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_row jsonb;
+    v_status text;
+BEGIN
+    FOREACH v_row IN ARRAY ARRAY[
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
+    ] LOOP
+        CONTINUE WHEN v_row IS NULL;
+        -- FOR SHARE: an issue of the same document waits for this statement's transaction, and vice versa.
+        SELECT i.status INTO v_status FROM billing.invoice AS i
+        WHERE i.customer_id = (v_row ->> 'customer_id')::bigint
+            AND i.invoice_id = coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint
+        FOR SHARE;
+        IF v_status = 'issued' THEN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM billing.fail('55000', format('%s is issued: no line can be added',
+                    billing.document_label((v_row ->> 'customer_id')::bigint,
+                        coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
+                    hint => 'Bill it on a new invoice, or correct with a credit note.');
+            END IF;
+            PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
+                billing.document_label((v_row ->> 'customer_id')::bigint,
+                    coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
+                hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+        END IF;
+    END LOOP;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+COMMENT ON FUNCTION billing.line_guard() IS
+'Trigger on every line table: lines of an issued document cannot be added (55000), changed or deleted (PB001).';
+
+CREATE OR REPLACE FUNCTION billing.check_invoice_line() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_line billing.invoice_line;
+    v_currency text;
+    v_doc text;
+    v_expected numeric;
+    v_unit_price numeric;
+    v_fee_code text;
+    v_charge_fee text;
+    v_order_id bigint;
+    v_order_currency text;
+    v_canceled boolean;
+    v_cancel_info text;
+BEGIN
+    SELECT l.* INTO v_line FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id AND l.line_no = NEW.line_no;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- a subtype row without its line: the foreign key reports it
+    END IF;
+    SELECT i.currency INTO v_currency FROM billing.invoice AS i
+    WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
+    v_doc := format('line %s of %s', v_line.line_no, billing.document_label(v_line.customer_id, v_line.invoice_id));
+    PERFORM billing.check_money(v_line.amount, v_currency, v_doc);
+    IF v_line.unit_amount IS NOT NULL THEN
+        v_expected := billing.round_money(v_line.quantity * v_line.unit_amount, v_currency);
+    END IF;
+
+    IF v_line.line_type = 'product' THEN
+        SELECT ol.unit_price, o.order_id, o.currency, o.is_canceled, format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_unit_price, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_product_line AS p
+        JOIN billing.order_line AS ol
+            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
+        JOIN billing.sales_order AS o ON o.customer_id = p.customer_id AND o.order_id = p.order_id
+        WHERE p.customer_id = v_line.customer_id AND p.invoice_id = v_line.invoice_id AND p.line_no = v_line.line_no;
+        IF FOUND AND v_line.unit_amount IS DISTINCT FROM v_unit_price THEN
+            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                format('unit_amount %s, order line unit price %s', v_line.unit_amount, v_unit_price));
+        END IF;
+    ELSIF v_line.line_type = 'fee' THEN
+        SELECT f.fee_code, c.fee_code, o.order_id, o.currency, o.is_canceled,
+            format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_fee_code, v_charge_fee, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_fee_line AS f
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = f.customer_id AND o.order_id = f.order_id
+        LEFT JOIN billing.order_charge AS c
+            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
+        WHERE f.customer_id = v_line.customer_id AND f.invoice_id = v_line.invoice_id AND f.line_no = v_line.line_no;
+        IF v_charge_fee <> v_fee_code THEN
+            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                format('fee %s, order charge fee %s', v_fee_code, v_charge_fee));
+        END IF;
+    ELSIF v_line.line_type = 'tax' THEN
+        SELECT billing.round_money(t.taxable_amount * t.rate, v_currency) INTO v_expected
+        FROM billing.invoice_tax_line AS t
+        WHERE t.customer_id = v_line.customer_id AND t.invoice_id = v_line.invoice_id AND t.line_no = v_line.line_no;
+    END IF;
+    IF v_line.amount <> v_expected THEN
+        PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, v_line.amount, v_expected),
+            'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+            'rounded with billing.round_money.');
+    END IF;
+    IF v_order_currency <> v_currency THEN
+        PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
+            v_order_currency, v_currency), hint => 'Bill each currency on its own invoice.');
+    END IF;
+    IF v_canceled THEN
+        PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.check_invoice_line() IS
+'Trigger after a line or subtype row is written: amounts fit the currency; amount = quantity x unit amount; '
+'a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate '
+'(all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000).';
+
+CREATE OR REPLACE FUNCTION billing.check_credit_note_line() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_line billing.invoice_line;
+    v_doc text := format('line %s of %s', NEW.line_no, billing.document_label(NEW.customer_id, NEW.credit_note_id));
+BEGIN
+    SELECT l.* INTO v_line FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.credited_invoice_id AND l.line_no = NEW.credited_line_no;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- the foreign key reports it
+    END IF;
+    PERFORM billing.check_money(NEW.amount, (
+        SELECT i.currency FROM billing.invoice AS i
+        WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.credit_note_id
+    ), v_doc);
+    IF sign(NEW.amount) NOT IN (0, sign(v_line.amount)) OR abs(NEW.amount) > abs(v_line.amount)
+        OR NEW.quantity > v_line.quantity THEN
+        PERFORM billing.fail('23514', format('%s credits more than, or the opposite of, what line %s billed', v_doc, v_line.line_no),
+            format('credited quantity %s, amount %s; billed quantity %s, amount %s',
+                NEW.quantity, NEW.amount, v_line.quantity, v_line.amount));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.check_credit_note_line() IS
+'Trigger after a credit note line is written: its amount fits the currency and has the sign of the credited '
+'line, and neither it nor its quantity exceeds that line (23514). Totals over all credit notes are checked on issue.';
+
+DO $$
+DECLARE
+    v_table text;
+BEGIN
+    FOREACH v_table IN ARRAY ARRAY[
+        'invoice_line', 'invoice_product_line', 'invoice_fee_line', 'invoice_discount_line',
+        'invoice_tax_line', 'invoice_memo_line', 'credit_note_line'
+    ] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER t10_%1$s_guard BEFORE INSERT OR UPDATE OR DELETE ON billing.%1$I
+            FOR EACH ROW EXECUTE FUNCTION billing.line_guard()', v_table);
+        EXECUTE format('CREATE OR REPLACE TRIGGER t20_%1$s_check AFTER INSERT OR UPDATE ON billing.%1$I
+            FOR EACH ROW EXECUTE FUNCTION billing.%2$s()', v_table,
+            CASE v_table WHEN 'credit_note_line' THEN 'check_credit_note_line' ELSE 'check_invoice_line' END);
+    END LOOP;
+    FOREACH v_table IN ARRAY ARRAY[
+        'invoice', 'invoice_line', 'invoice_product_line', 'invoice_fee_line', 'invoice_discount_line',
+        'invoice_tax_line', 'invoice_memo_line', 'credit_note_line', 'invoice_balance', 'invoice_cancellation',
+        'invoice_dispute'
+    ] LOOP
+        EXECUTE format('CREATE OR REPLACE TRIGGER t05_%1$s_no_truncate BEFORE TRUNCATE ON billing.%1$I
+            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate()', v_table);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER t10_invoice_balance_derived
+BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice_balance
+FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();

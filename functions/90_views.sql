@@ -1,0 +1,120 @@
+-- Views: how documents, lines and orders read, including what is derived (credited, canceled, disputed).
+
+CREATE OR REPLACE VIEW billing.invoice_summary AS
+SELECT
+    i.customer_id,
+    i.invoice_id,
+    i.invoice_no,
+    i.kind,
+    i.status,
+    i.currency,
+    i.issued_at,
+    i.due_date,
+    i.total,
+    coalesce(b.credited, 0) AS credited,
+    i.credited_invoice_id,
+    i.reason,
+    d.invoice_id IS NOT NULL AS is_disputed,
+    c.invoice_id IS NOT NULL AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason
+FROM billing.invoice AS i
+LEFT JOIN billing.invoice_balance AS b ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+LEFT JOIN billing.invoice_cancellation AS c ON i.customer_id = c.customer_id AND i.invoice_id = c.invoice_id
+-- at most one open dispute per invoice (invoice_dispute_open_key)
+LEFT JOIN billing.invoice_dispute AS d
+    ON i.customer_id = d.customer_id AND i.invoice_id = d.invoice_id AND d.resolved_at IS NULL;
+
+COMMENT ON VIEW billing.invoice_summary IS
+'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back '
+'(credited), open dispute, and cancellation (time and reason, from billing.invoice_cancellation).';
+
+CREATE OR REPLACE VIEW billing.invoice_line_summary AS
+SELECT
+    l.customer_id,
+    l.invoice_id,
+    l.line_no,
+    l.line_type,
+    l.quantity,
+    l.unit_amount,
+    l.amount,
+    l.description,
+    coalesce(p.order_id, f.order_id) AS order_id,
+    p.order_line_no,
+    f.order_charge_no,
+    f.fee_code,
+    t.tax_code,
+    t.rate AS tax_rate,
+    coalesce(cr.quantity, 0) AS credited_quantity,
+    coalesce(cr.amount, 0) AS credited_amount,
+    c.invoice_id IS NOT NULL AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason
+FROM billing.invoice_line AS l
+LEFT JOIN billing.invoice_product_line AS p
+    ON l.customer_id = p.customer_id AND l.invoice_id = p.invoice_id AND l.line_no = p.line_no
+LEFT JOIN billing.invoice_fee_line AS f
+    ON l.customer_id = f.customer_id AND l.invoice_id = f.invoice_id AND l.line_no = f.line_no
+LEFT JOIN billing.invoice_tax_line AS t
+    ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
+LEFT JOIN billing.invoice_cancellation AS c ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id
+LEFT JOIN LATERAL (
+    SELECT
+        sum(cl.quantity) AS quantity,
+        sum(cl.amount) AS amount
+    FROM billing.credit_note_line AS cl
+    INNER JOIN billing.invoice AS cn ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
+    WHERE
+        cl.customer_id = l.customer_id
+        AND cl.credited_invoice_id = l.invoice_id
+        AND cl.credited_line_no = l.line_no
+        AND cn.status = 'issued'
+) AS cr ON TRUE;
+
+COMMENT ON VIEW billing.invoice_line_summary IS
+'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes '
+'took back, and the cancellation of its invoice.';
+
+CREATE OR REPLACE VIEW billing.order_summary AS
+SELECT
+    o.customer_id,
+    o.order_id,
+    o.order_ref,
+    o.currency,
+    o.placed_at,
+    coalesce(ol.total, 0) + coalesce(oc.total, 0) AS order_total,
+    coalesce(inv.invoiced, 0) AS invoiced,
+    coalesce(inv.credited, 0) AS credited,
+    CASE WHEN o.is_canceled THEN 0 ELSE coalesce(ol.unbilled, 0) + coalesce(oc.unbilled, 0) END AS unbilled,
+    o.is_canceled,
+    o.canceled_time,
+    o.cancel_reason
+FROM billing.sales_order AS o
+LEFT JOIN LATERAL (
+    SELECT
+        sum(billing.round_money(l.quantity * l.unit_price, o.currency)) AS total,
+        sum(billing.round_money((l.quantity - l.billed_quantity) * l.unit_price, o.currency)) AS unbilled
+    FROM billing.order_line AS l
+    WHERE l.customer_id = o.customer_id AND l.order_id = o.order_id
+) AS ol ON TRUE
+LEFT JOIN LATERAL (
+    SELECT
+        sum(c.amount) AS total,
+        sum(c.amount - c.billed_amount) AS unbilled
+    FROM billing.order_charge AS c
+    WHERE c.customer_id = o.customer_id AND c.order_id = o.order_id
+) AS oc ON TRUE
+LEFT JOIN LATERAL (
+    SELECT
+        sum(s.amount) AS invoiced,
+        sum(s.credited_amount) AS credited
+    FROM billing.invoice_line_summary AS s
+    INNER JOIN billing.invoice AS i ON s.customer_id = i.customer_id AND s.invoice_id = i.invoice_id
+    WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id AND i.status = 'issued'
+) AS inv ON TRUE;
+
+COMMENT ON VIEW billing.order_summary IS
+'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '
+'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
+'0 once canceled), '
+'and its cancellation.';
