@@ -43,7 +43,7 @@ BEGIN
     SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
-            hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
+            p_hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
     END IF;
     RETURN v_units;
 END
@@ -118,7 +118,7 @@ BEGIN
     -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
     IF pg_trigger_depth() <= 1 THEN
         PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
-            hint => 'Issue documents instead; the running totals follow.');
+            p_hint => 'Issue documents instead; the running totals follow.');
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END

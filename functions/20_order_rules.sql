@@ -7,7 +7,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.is_canceled THEN
             PERFORM billing.fail('55000', format('order %L of customer %s cannot be placed canceled', NEW.order_ref, NEW.customer_id),
-                hint => 'Place it, then cancel it with billing.cancel_order.');
+                p_hint => 'Place it, then cancel it with billing.cancel_order.');
         END IF;
         RETURN NEW;
     END IF;

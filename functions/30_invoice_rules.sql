@@ -36,7 +36,7 @@ BEGIN
     IF OLD.status = 'issued' THEN
         PERFORM billing.fail('PB001', format('%s is issued and never changes: %s refused',
             billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP),
-            hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+            p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -44,7 +44,7 @@ BEGIN
     IF (NEW.customer_id, NEW.invoice_id, NEW.kind, NEW.currency, NEW.credited_invoice_id)
         IS DISTINCT FROM (OLD.customer_id, OLD.invoice_id, OLD.kind, OLD.currency, OLD.credited_invoice_id) THEN
         PERFORM billing.fail('55000', format('%s: customer, kind, currency and credited invoice never change',
-            billing.document_label(OLD.customer_id, OLD.invoice_id)), hint => 'Delete the draft and create another.');
+            billing.document_label(OLD.customer_id, OLD.invoice_id)), p_hint => 'Delete the draft and create another.');
     END IF;
     IF NEW.status = 'draft' THEN
         RETURN NEW;
@@ -64,12 +64,12 @@ BEGIN
     END IF;
     IF v_lines = 0 THEN
         PERFORM billing.fail('55000', format('%s has no lines: it cannot be issued',
-            billing.document_label(NEW.customer_id, NEW.invoice_id)), hint => 'Add lines first.');
+            billing.document_label(NEW.customer_id, NEW.invoice_id)), p_hint => 'Add lines first.');
     END IF;
     IF v_missing IS NOT NULL THEN
         PERFORM billing.fail('55000', format('%s cannot be issued: lines %s lack their subtype row',
             billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
-            hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
+            p_hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
     END IF;
     UPDATE billing.document_series AS s SET next_no = s.next_no + 1
     WHERE s.series = NEW.kind
@@ -141,7 +141,7 @@ BEGIN
         WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
     ) THEN
         PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
-            p_document, p_order_id, p_customer_id), hint => 'Remove its lines from the draft.');
+            p_document, p_order_id, p_customer_id), p_hint => 'Remove its lines from the draft.');
     END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',

@@ -22,12 +22,12 @@ BEGIN
                 PERFORM billing.fail('55000', format('%s is issued: no line can be added',
                     billing.document_label((v_row ->> 'customer_id')::bigint,
                         coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
-                    hint => 'Bill it on a new invoice, or correct with a credit note.');
+                    p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
                 billing.document_label((v_row ->> 'customer_id')::bigint,
                     coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
-                hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+                p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -103,7 +103,7 @@ BEGIN
     END IF;
     IF v_order_currency <> v_currency THEN
         PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
-            v_order_currency, v_currency), hint => 'Bill each currency on its own invoice.');
+            v_order_currency, v_currency), p_hint => 'Bill each currency on its own invoice.');
     END IF;
     IF v_canceled THEN
         PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);

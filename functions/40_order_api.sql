@@ -34,7 +34,7 @@ BEGIN
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order %s of customer %s does not exist', p_order_id, p_customer_id),
-            hint => 'An order is addressed by its customer and order id together.');
+            p_hint => 'An order is addressed by its customer and order id together.');
     END IF;
     RETURN v_order;
 END
@@ -57,7 +57,7 @@ BEGIN
     SELECT p.product_id INTO v_product_id FROM billing.product AS p WHERE p.sku = billing.require(p_sku, 'p_sku');
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('product with SKU %L does not exist', p_sku),
-            hint => 'Create it with billing.create_product first.');
+            p_hint => 'Create it with billing.create_product first.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.order_line AS l
     WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id;

@@ -31,7 +31,7 @@ BEGIN
     END IF;
     IF v_invoice.status <> 'draft' OR v_invoice.kind <> 'invoice' THEN
         PERFORM billing.fail('55000', format('%s takes no new lines: only a draft invoice does',
-            billing.document_label(p_customer_id, p_invoice_id)), hint => 'Bill it on a new invoice.');
+            billing.document_label(p_customer_id, p_invoice_id)), p_hint => 'Bill it on a new invoice.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.invoice_line AS l
     WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id;
@@ -59,7 +59,7 @@ BEGIN
         AND ol.line_no = billing.require(p_order_line_no, 'p_order_line_no');
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order line %s of order %s of customer %s does not exist',
-            p_order_line_no, p_order_id, p_customer_id), hint => 'A line can only bill its own customer''s order.');
+            p_order_line_no, p_order_id, p_customer_id), p_hint => 'A line can only bill its own customer''s order.');
     END IF;
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
@@ -108,7 +108,7 @@ DECLARE
 BEGIN
     IF billing.require(p_amount, 'p_amount') <= 0 THEN
         PERFORM billing.fail('22023', format('p_amount of a discount is given positive; %s given', p_amount),
-            hint => 'The line stores it negative: add_discount_line(..., 5.00, ...) takes 5.00 off.');
+            p_hint => 'The line stores it negative: add_discount_line(..., 5.00, ...) takes 5.00 off.');
     END IF;
     v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'discount', 1, NULL, -p_amount,
         billing.require(p_description, 'p_description'));

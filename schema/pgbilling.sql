@@ -18,7 +18,7 @@ DECLARE
 BEGIN
     IF billing.require(p_amount, 'p_amount') <= 0 THEN
         PERFORM billing.fail('22023', format('p_amount of a discount is given positive; %s given', p_amount),
-            hint => 'The line stores it negative: add_discount_line(..., 5.00, ...) takes 5.00 off.');
+            p_hint => 'The line stores it negative: add_discount_line(..., 5.00, ...) takes 5.00 off.');
     END IF;
     v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'discount', 1, NULL, -p_amount,
         billing.require(p_description, 'p_description'));
@@ -70,7 +70,7 @@ BEGIN
     END IF;
     IF v_invoice.status <> 'draft' OR v_invoice.kind <> 'invoice' THEN
         PERFORM billing.fail('55000', format('%s takes no new lines: only a draft invoice does',
-            billing.document_label(p_customer_id, p_invoice_id)), hint => 'Bill it on a new invoice.');
+            billing.document_label(p_customer_id, p_invoice_id)), p_hint => 'Bill it on a new invoice.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.invoice_line AS l
     WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id;
@@ -138,7 +138,7 @@ BEGIN
     SELECT p.product_id INTO v_product_id FROM billing.product AS p WHERE p.sku = billing.require(p_sku, 'p_sku');
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('product with SKU %L does not exist', p_sku),
-            hint => 'Create it with billing.create_product first.');
+            p_hint => 'Create it with billing.create_product first.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.order_line AS l
     WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id;
@@ -168,7 +168,7 @@ BEGIN
         AND ol.line_no = billing.require(p_order_line_no, 'p_order_line_no');
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order line %s of order %s of customer %s does not exist',
-            p_order_line_no, p_order_id, p_customer_id), hint => 'A line can only bill its own customer''s order.');
+            p_order_line_no, p_order_id, p_customer_id), p_hint => 'A line can only bill its own customer''s order.');
     END IF;
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
@@ -300,7 +300,7 @@ BEGIN
         WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
     ) THEN
         PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
-            p_document, p_order_id, p_customer_id), hint => 'Remove its lines from the draft.');
+            p_document, p_order_id, p_customer_id), p_hint => 'Remove its lines from the draft.');
     END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
@@ -471,7 +471,7 @@ BEGIN
     END IF;
     IF v_order_currency <> v_currency THEN
         PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
-            v_order_currency, v_currency), hint => 'Bill each currency on its own invoice.');
+            v_order_currency, v_currency), p_hint => 'Bill each currency on its own invoice.');
     END IF;
     IF v_canceled THEN
         PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
@@ -857,7 +857,7 @@ BEGIN
     IF OLD.status = 'issued' THEN
         PERFORM billing.fail('PB001', format('%s is issued and never changes: %s refused',
             billing.document_label(OLD.customer_id, OLD.invoice_id), TG_OP),
-            hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+            p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -865,7 +865,7 @@ BEGIN
     IF (NEW.customer_id, NEW.invoice_id, NEW.kind, NEW.currency, NEW.credited_invoice_id)
         IS DISTINCT FROM (OLD.customer_id, OLD.invoice_id, OLD.kind, OLD.currency, OLD.credited_invoice_id) THEN
         PERFORM billing.fail('55000', format('%s: customer, kind, currency and credited invoice never change',
-            billing.document_label(OLD.customer_id, OLD.invoice_id)), hint => 'Delete the draft and create another.');
+            billing.document_label(OLD.customer_id, OLD.invoice_id)), p_hint => 'Delete the draft and create another.');
     END IF;
     IF NEW.status = 'draft' THEN
         RETURN NEW;
@@ -885,12 +885,12 @@ BEGIN
     END IF;
     IF v_lines = 0 THEN
         PERFORM billing.fail('55000', format('%s has no lines: it cannot be issued',
-            billing.document_label(NEW.customer_id, NEW.invoice_id)), hint => 'Add lines first.');
+            billing.document_label(NEW.customer_id, NEW.invoice_id)), p_hint => 'Add lines first.');
     END IF;
     IF v_missing IS NOT NULL THEN
         PERFORM billing.fail('55000', format('%s cannot be issued: lines %s lack their subtype row',
             billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
-            hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
+            p_hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
     END IF;
     UPDATE billing.document_series AS s SET next_no = s.next_no + 1
     WHERE s.series = NEW.kind
@@ -1060,12 +1060,12 @@ BEGIN
                 PERFORM billing.fail('55000', format('%s is issued: no line can be added',
                     billing.document_label((v_row ->> 'customer_id')::bigint,
                         coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
-                    hint => 'Bill it on a new invoice, or correct with a credit note.');
+                    p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
                 billing.document_label((v_row ->> 'customer_id')::bigint,
                     coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
-                hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
+                p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -1118,7 +1118,7 @@ BEGIN
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order %s of customer %s does not exist', p_order_id, p_customer_id),
-            hint => 'An order is addressed by its customer and order id together.');
+            p_hint => 'An order is addressed by its customer and order id together.');
     END IF;
     RETURN v_order;
 END
@@ -1139,7 +1139,7 @@ BEGIN
     SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
-            hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
+            p_hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
     END IF;
     RETURN v_units;
 END
@@ -1233,7 +1233,7 @@ BEGIN
     -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
     IF pg_trigger_depth() <= 1 THEN
         PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
-            hint => 'Issue documents instead; the running totals follow.');
+            p_hint => 'Issue documents instead; the running totals follow.');
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
 END
@@ -1317,7 +1317,7 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.is_canceled THEN
             PERFORM billing.fail('55000', format('order %L of customer %s cannot be placed canceled', NEW.order_ref, NEW.customer_id),
-                hint => 'Place it, then cancel it with billing.cancel_order.');
+                p_hint => 'Place it, then cancel it with billing.cancel_order.');
         END IF;
         RETURN NEW;
     END IF;
