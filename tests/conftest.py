@@ -78,3 +78,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if paths.SQL_ROOT != Path(__file__).resolve().parents[1]:
         pytest.exit("pgbilling is installed from a copy, so the tests would not see this checkout's SQL: "
                     "install it editable (pip install -e '.[test]')", returncode=4)
+
+
+@pytest.fixture
+def db(postgresql: psycopg.Connection) -> psycopg.Connection:
+    """A fresh migrated database, in autocommit: each statement is its own transaction."""
+    postgresql.commit()
+    postgresql.autocommit = True
+    return postgresql
+
+
+@pytest.fixture
+def api(db: psycopg.Connection):  # noqa: ANN201 (helpers.Api)
+    from helpers import Api
+
+    return Api(db)
+
+
+@pytest.fixture
+def shop(api) -> dict[str, int]:  # noqa: ANN001
+    """A customer with two products (A-1 at any price, B-2) and a second customer."""
+    api.create_product("A-1", "Widget")
+    api.create_product("B-2", "Gadget")
+    return {"customer": api.create_customer("Alice", "alice@example.com"), "other": api.create_customer("Bob")}

@@ -1,0 +1,54 @@
+"""Helpers for the SQL API tests: call functions, snapshot the schema, assert a refusal changed nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+
+class Api:
+    """billing.<name>(args...) as api.<name>(args...); dicts and lists go as jsonb."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any) -> Any:
+            values = [Jsonb(a) if isinstance(a, dict | list) else a for a in args]
+            placeholders = ", ".join(["%s"] * len(values))
+            return self.conn.execute(f"SELECT billing.{name}({placeholders})", values).fetchone()[0]
+
+        return call
+
+
+def snapshot(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Every row of every table of schema billing, as sorted text."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'billing' AND c.relkind = 'r' ORDER BY 1"
+    )]
+    return {t: [r[0] for r in conn.execute(f"SELECT x::text FROM billing.{t} AS x ORDER BY 1")] for t in tables}
+
+
+def refused(conn: psycopg.Connection, sqlstate: str, sql: str, params: Any = None) -> psycopg.Error:
+    """Run sql (autocommit): it must fail with sqlstate and leave every billing table as it was."""
+    before = snapshot(conn)
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(sql, params)
+    assert caught.value.sqlstate == sqlstate, f"expected {sqlstate}, got {caught.value.sqlstate}: {caught.value}"
+    assert snapshot(conn) == before, "a refused call changed the database"
+    return caught.value
+
+
+def row(conn: psycopg.Connection, sql: str, params: Any = None) -> dict[str, Any]:
+    cur = conn.execute(sql, params)
+    values = cur.fetchone()
+    assert values is not None, f"no row: {sql}"
+    return dict(zip([c.name for c in cur.description], values))
+
+
+D = Decimal
