@@ -6,11 +6,16 @@ CREATE OR REPLACE FUNCTION billing.fail(
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = p_sqlstate,
-        MESSAGE = p_message,
-        DETAIL = coalesce(p_detail, ''),
-        HINT = coalesce(p_hint, '');
+    -- RAISE takes no NULL option, and an empty DETAIL or HINT would still print: one branch per combination.
+    IF p_detail IS NULL AND p_hint IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message;
+    ELSIF p_hint IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message, DETAIL = p_detail;
+    ELSIF p_detail IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message, HINT = p_hint;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message, DETAIL = p_detail, HINT = p_hint;
+    END IF;
 END
 $$;
 

@@ -17,6 +17,9 @@ class Api:
         self.conn = conn
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
         def call(*args: Any) -> Any:
             values = [Jsonb(a) if isinstance(a, dict | list) else a for a in args]
             placeholders = ", ".join(["%s"] * len(values))

@@ -1,0 +1,105 @@
+"""Concurrent issuing: gapless numbers, no over-billing. Separate connections in threads, barriers to line
+them up, the invariant checked afterwards."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+from helpers import D
+
+
+def run_together(url: str, jobs: list[Callable[[psycopg.Connection], object]]) -> list[object]:
+    """Run each job on its own autocommit connection, all released at once; returns results or exceptions."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def worker(i: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            barrier.wait()
+            try:
+                results[i] = jobs[i](conn)
+            except psycopg.Error as exc:
+                results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def drafts(api, customer: int, count: int) -> list[int]:  # noqa: ANN001
+    ids = []
+    for _ in range(count):
+        inv = api.create_invoice(customer, "EUR")
+        api.add_fee_line(customer, inv, "ADMIN", 1)
+        ids.append(inv)
+    return ids
+
+
+def issue(customer: int, invoice_id: int) -> Callable[[psycopg.Connection], object]:
+    return lambda conn: conn.execute("SELECT billing.issue_invoice(%s, %s)", [customer, invoice_id]).fetchone()[0]
+
+
+def test_concurrent_issuers_get_consecutive_numbers_without_gaps(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    ids = drafts(api, c, 8)
+    results = run_together(db_url, [issue(c, i) for i in ids])
+    assert sorted(results) == [f"INV-{n:06d}" for n in range(1, 9)]
+    by_time = db.execute("SELECT invoice_no FROM billing.invoice WHERE kind = 'invoice' ORDER BY issued_at").fetchall()
+    assert [r[0] for r in by_time] == [f"INV-{n:06d}" for n in range(1, 9)]
+
+
+def test_rolled_back_issue_leaves_no_gap_even_with_a_concurrent_issuer(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    rolled_back, waiting = drafts(api, c, 2)
+    holding = threading.Event()
+
+    def issue_then_roll_back(conn: psycopg.Connection) -> object:
+        with conn.transaction(force_rollback=True):
+            number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [c, rolled_back]).fetchone()[0]
+            holding.set()
+            # roll back only once the other issuer is queued behind this one's series lock
+            while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                   " AND datname = current_database()").fetchone()[0]:
+                pass
+        return number
+
+    def issue_after(conn: psycopg.Connection) -> object:
+        holding.wait()
+        return issue(c, waiting)(conn)
+
+    assert run_together(db_url, [issue_then_roll_back, issue_after]) == ["INV-000001", "INV-000001"]
+    assert api.issue_invoice(c, rolled_back) == "INV-000002"
+    assert db.execute("SELECT status FROM billing.invoice WHERE invoice_id = %s", [waiting]).fetchone()[0] == "issued"
+
+
+def test_two_issuers_billing_the_last_units_of_a_line_one_succeeds(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    order = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 10, "unit_price": 1}])
+    api.bill_order(c, order, {"1": 8})
+    competing = []
+    for _ in range(2):
+        inv = api.create_invoice(c, "EUR")
+        api.add_product_line(c, inv, order, 1, 2)
+        competing.append(inv)
+    results = run_together(db_url, [issue(c, i) for i in competing])
+    failures = [r for r in results if isinstance(r, psycopg.Error)]
+    assert len(failures) == 1 and failures[0].sqlstate == "23514", results
+    assert db.execute("SELECT billed_quantity FROM billing.order_line WHERE order_id = %s", [order]).fetchone()[0] == 10
+    assert db.execute("SELECT count(*) FROM billing.invoice WHERE status = 'issued'").fetchone()[0] == 2
+
+
+def test_concurrent_credit_notes_never_credit_more_than_the_invoice(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    order = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 4, "unit_price": 10}])
+    inv = api.bill_order(c, order)
+    credit = lambda conn: conn.execute(  # noqa: E731
+        "SELECT billing.issue_credit_note(%s, %s, '[{\"line_no\": 1, \"quantity\": 3}]')", [c, inv]).fetchone()[0]
+    results = run_together(db_url, [credit] * 4)
+    assert sum(not isinstance(r, psycopg.Error) for r in results) == 1, results
+    assert db.execute("SELECT credited FROM billing.invoice_balance WHERE invoice_id = %s", [inv]).fetchone()[0] == D(30)
+    assert db.execute("SELECT billed_quantity FROM billing.order_line WHERE order_id = %s", [order]).fetchone()[0] == 1
