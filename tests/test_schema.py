@@ -58,3 +58,18 @@ def test_plpgsql_functions_pass_plpgsql_check(postgresql: psycopg.Connection) ->
         """
     ).fetchall()
     assert rows == [], "\n".join(f"{fn} on {rel} line {line}: {msg}" for fn, rel, line, msg, _ in rows)
+
+
+def test_every_table_view_and_function_has_a_comment(postgresql: psycopg.Connection) -> None:
+    missing = postgresql.execute(
+        """
+        SELECT 'table or view ' || c.oid::regclass
+        FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'billing' AND c.relkind IN ('r', 'v', 'm') AND obj_description(c.oid, 'pg_class') IS NULL
+        UNION ALL
+        SELECT 'function ' || p.oid::regprocedure
+        FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'billing' AND obj_description(p.oid, 'pg_proc') IS NULL
+        """
+    ).fetchall()
+    assert missing == [], "COMMENT ON missing for: " + ", ".join(m[0] for m in missing)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -16,12 +17,19 @@ from rich.table import Table
 from pgbilling import __version__, db, dump, migrate, paths, server
 from pgbilling.errors import UserError
 
-out = Console(highlight=False)
+# Piped output (CI, files) gets 120 columns instead of rich's 80, so table cells are not cropped.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False)
 
 DEMO_DATABASE = "pgbilling_demo"
 # What `demo` prints, in order; views that a later migration adds are shown once they exist.
-DEMO_VIEWS = ("order_summary", "invoice_summary", "payment_summary", "customer_balance")
+# Each is "columns ORDER BY ...", short enough for an 80-column terminal.
+DEMO_VIEWS = {
+    "order_summary": "order_ref, currency, order_total, invoiced, credited, unbilled, is_canceled ORDER BY order_id",
+    "invoice_summary": "invoice_no, kind, currency, total, credited, is_disputed, is_canceled ORDER BY issued_at",
+    "payment_summary": "* ORDER BY 1",
+    "customer_balance": "* ORDER BY 1",
+}
 
 
 def print_status(url: str) -> None:
@@ -47,14 +55,15 @@ def load_seed(url: str, name: str) -> None:
     out.print(f"loaded seed {name}")
 
 
-def print_views(url: str, names: tuple[str, ...]) -> None:
+def print_views(url: str, views: dict[str, str]) -> None:
     with db.connect(url) as conn:
         shown = 0
-        for name in names:
+        for name, query in views.items():
             if conn.execute("SELECT to_regclass(%s)", [f"billing.{name}"]).fetchone()[0] is None:
                 continue
-            cur = conn.execute(f"SELECT * FROM billing.{name}")  # noqa: S608 (a fixed name from DEMO_VIEWS)
-            table = Table(title=f"billing.{name}")
+            columns, order = query.split(" ORDER BY ")
+            cur = conn.execute(f"SELECT {columns} FROM billing.{name} ORDER BY {order}")  # noqa: S608 (fixed text)
+            table = Table(title=f"billing.{name}", box=box.SIMPLE_HEAD)
             for column in cur.description:
                 table.add_column(column.name)
             for row in cur:
