@@ -41,17 +41,10 @@ BEGIN
     RETURNING invoice_id INTO v_credit_note_id;
 
     FOR r IN
-        SELECT l.line_no, l.quantity, l.unit_amount, l.amount,
-            l.quantity - coalesce(c.quantity, 0) AS quantity_left, l.amount - coalesce(c.amount, 0) AS amount_left,
+        SELECT l.line_no, l.unit_amount, l.amount,
+            l.quantity - l.credited_quantity AS quantity_left, l.amount - l.credited_amount AS amount_left,
             e.value AS item
-        FROM billing.invoice_line AS l
-        LEFT JOIN LATERAL (
-            SELECT sum(cl.quantity) AS quantity, sum(cl.amount) AS amount
-            FROM billing.credit_note_line AS cl
-            JOIN billing.invoice AS cn ON cn.customer_id = cl.customer_id AND cn.invoice_id = cl.credit_note_id
-            WHERE cl.customer_id = l.customer_id AND cl.credited_invoice_id = l.invoice_id
-                AND cl.credited_line_no = l.line_no AND cn.status = 'issued'
-        ) AS c ON TRUE
+        FROM billing.invoice_line_summary AS l
         LEFT JOIN jsonb_array_elements(p_lines) AS e ON (e.value ->> 'line_no')::integer = l.line_no
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
             AND (p_lines IS NULL OR e.value IS NOT NULL)

@@ -10,6 +10,7 @@ and superuser for the tests that check functions with plpgsql_check.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -20,7 +21,17 @@ from pytest_postgresql import factories
 
 from pgbilling import migrate, paths, server
 
-TEST_PGDATA = Path(tempfile.gettempdir()) / f"pgbilling-pytest-{os.getuid()}" / "pgdata"
+# One folder per pytest process, so concurrent runs on one machine do not share a server.
+TEST_ROOT = Path(tempfile.gettempdir()) / f"pgbilling-pytest-{os.getuid()}"
+TEST_PGDATA = TEST_ROOT / str(os.getpid()) / "pgdata"
+
+
+def stop_orphans() -> None:
+    """Stop and remove the servers of pytest runs that are gone (e.g. killed with SIGKILL)."""
+    for run in TEST_ROOT.glob("*"):
+        if run.name.isdigit() and int(run.name) != os.getpid() and not Path(f"/proc/{run.name}").exists():
+            server.stop(run / "pgdata", mode="immediate")
+            shutil.rmtree(run, ignore_errors=True)
 
 
 def make_url(host: str, port: int | str, user: str, dbname: str, password: str | None = None, **_: object) -> str:
@@ -40,10 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
         user = os.environ.get("PGBILLING_TEST_USER") or os.environ.get("USER", "postgres")
         config.option.postgresql_password = os.environ.get("PGBILLING_TEST_PASSWORD")
     else:
-        # A fresh server each session; one orphaned by a killed run is stopped by its postmaster.pid first.
+        stop_orphans()
         info = psycopg.conninfo.conninfo_to_dict(server.fresh(TEST_PGDATA))
         host, port, user = info["host"], info["port"], "postgres"
-        config.add_cleanup(lambda: server.stop(TEST_PGDATA))
+        config.add_cleanup(lambda: (server.stop(TEST_PGDATA), shutil.rmtree(TEST_PGDATA.parent, ignore_errors=True)))
     config.option.postgresql_host = host
     config.option.postgresql_port = port
     config.option.postgresql_user = user
