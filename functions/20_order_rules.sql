@@ -19,9 +19,14 @@ BEGIN
         PERFORM billing.fail('55000', format('order %s of customer %s is already canceled', OLD.order_id, OLD.customer_id),
             format('canceled at %s: %s', OLD.canceled_time, OLD.cancel_reason));
     END IF;
-    IF NEW.currency <> OLD.currency AND EXISTS (
-        SELECT FROM billing.order_line AS l
-        WHERE l.customer_id = OLD.customer_id AND l.order_id = OLD.order_id AND l.billed_quantity > 0
+    IF NEW.currency <> OLD.currency AND (
+        EXISTS (
+            SELECT FROM billing.order_line AS l
+            WHERE l.customer_id = OLD.customer_id AND l.order_id = OLD.order_id AND l.billed_quantity > 0
+        ) OR EXISTS (
+            SELECT FROM billing.order_charge AS c
+            WHERE c.customer_id = OLD.customer_id AND c.order_id = OLD.order_id AND c.billed_amount > 0
+        )
     ) THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is billed: its currency cannot change', OLD.order_id, OLD.customer_id));
     END IF;

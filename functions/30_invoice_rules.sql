@@ -71,6 +71,10 @@ BEGIN
             billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
             p_hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
     END IF;
+    -- Orders and prices may have changed since the lines were written: check every line again.
+    PERFORM billing.validate_line(l.customer_id, l.invoice_id, l.line_no)
+    FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
     UPDATE billing.document_series AS s SET next_no = s.next_no + 1
     WHERE s.series = NEW.kind
     RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
@@ -136,13 +140,6 @@ BEGIN
         WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
         FOR UPDATE;
     END IF;
-    IF p_delta > 0 AND EXISTS (
-        SELECT FROM billing.sales_order AS o
-        WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
-    ) THEN
-        PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
-            p_document, p_order_id, p_customer_id), p_hint => 'Remove its lines from the draft.');
-    END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
             p_document, CASE WHEN p_is_charge THEN 'charge' ELSE 'order line' END, p_item_no, p_order_id, p_customer_id),
@@ -169,10 +166,31 @@ AS $$
 DECLARE
     v_doc text := billing.document_label(NEW.customer_id, NEW.invoice_id);
     v_balance billing.invoice_balance;
+    v_canceled bigint;
+    v_expected numeric;
     r record;
 BEGIN
     IF NEW.kind = 'invoice' THEN
         INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
+        -- The orders billed are locked (in key order) before their lines: a concurrent cancel_order either
+        -- commits first, and this issue then sees the order canceled, or waits and then voids this invoice.
+        SELECT max(o.order_id) FILTER (WHERE o.is_canceled) INTO v_canceled
+        FROM (
+            SELECT o.order_id, o.is_canceled FROM billing.sales_order AS o
+            WHERE o.customer_id = NEW.customer_id AND o.order_id IN (
+                SELECT p.order_id FROM billing.invoice_product_line AS p
+                WHERE p.customer_id = NEW.customer_id AND p.invoice_id = NEW.invoice_id
+                UNION
+                SELECT f.order_id FROM billing.invoice_fee_line AS f
+                WHERE f.customer_id = NEW.customer_id AND f.invoice_id = NEW.invoice_id
+            )
+            ORDER BY o.order_id
+            FOR SHARE
+        ) AS o;
+        IF v_canceled IS NOT NULL THEN
+            PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
+                v_doc, v_canceled, NEW.customer_id), p_hint => 'Remove its lines from the draft.');
+        END IF;
     ELSE
         SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
@@ -186,7 +204,10 @@ BEGIN
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
         -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
         FOR r IN
-            SELECT l.line_no, l.quantity, l.amount, sum(c.quantity) AS credited_quantity, sum(c.amount) AS credited_amount
+            SELECT l.line_no, l.quantity, l.amount,
+                coalesce(sum(c.quantity), 0) AS credited_quantity, sum(c.amount) AS credited_amount,
+                sum(c.quantity) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this_quantity,
+                sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this_amount
             FROM billing.invoice_line AS l
             JOIN billing.credit_note_line AS c
                 ON c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id AND c.credited_line_no = l.line_no
@@ -203,7 +224,18 @@ BEGIN
                 PERFORM billing.fail('23514', format('%s would credit more than line %s of %s billed', v_doc, r.line_no,
                     billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
                     format('line quantity %s, amount %s; credited in all: quantity %s, amount %s',
-                        r.quantity, r.amount, coalesce(r.credited_quantity, 0), r.credited_amount));
+                        r.quantity, r.amount, r.credited_quantity, r.credited_amount));
+            END IF;
+            -- Units given back take their share of what the line still holds: the last units take exactly the rest.
+            IF r.this_quantity IS NOT NULL THEN
+                v_expected := billing.round_money(
+                    (r.amount - r.credited_amount + r.this_amount) * r.this_quantity
+                    / (r.quantity - r.credited_quantity + r.this_quantity), NEW.currency);
+                IF r.this_amount <> v_expected THEN
+                    PERFORM billing.fail('23514', format('%s: crediting %s units of line %s gives back %s, not %s',
+                        v_doc, r.this_quantity, r.line_no, v_expected, r.this_amount),
+                        'A quantity credit is worth its share of what the line has not yet given back.');
+                END IF;
             END IF;
         END LOOP;
     END IF;
@@ -256,3 +288,31 @@ CREATE OR REPLACE TRIGGER t20_invoice_issued
 AFTER UPDATE ON billing.invoice
 FOR EACH ROW WHEN (old.status = 'draft' AND new.status = 'issued')
 EXECUTE FUNCTION billing.invoice_issued();
+
+CREATE OR REPLACE FUNCTION billing.document_series_rules() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM billing.fail('PB001', format('number series %L is history: DELETE refused', OLD.series));
+    END IF;
+    IF TG_OP = 'UPDATE' AND (
+        pg_trigger_depth() <= 1 OR NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1
+    ) THEN
+        PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
+            p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION billing.document_series_rules() IS
+'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+
+CREATE OR REPLACE TRIGGER t10_document_series_rules
+BEFORE UPDATE OR DELETE ON billing.document_series
+FOR EACH ROW EXECUTE FUNCTION billing.document_series_rules();
+
+CREATE OR REPLACE TRIGGER t05_document_series_no_truncate
+BEFORE TRUNCATE ON billing.document_series
+FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();

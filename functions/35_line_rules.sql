@@ -37,7 +37,8 @@ $$;
 COMMENT ON FUNCTION billing.line_guard() IS
 'Trigger on every line table: lines of an issued document cannot be added (55000), changed or deleted (PB001).';
 
-CREATE OR REPLACE FUNCTION billing.check_invoice_line() RETURNS trigger
+CREATE OR REPLACE FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer)
+RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -54,9 +55,9 @@ DECLARE
     v_cancel_info text;
 BEGIN
     SELECT l.* INTO v_line FROM billing.invoice_line AS l
-    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id AND l.line_no = NEW.line_no;
+    WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_no = p_line_no;
     IF NOT FOUND THEN
-        RETURN NULL;  -- a subtype row without its line: the foreign key reports it
+        RETURN;  -- a subtype row without its line: the foreign key reports it
     END IF;
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
@@ -108,14 +109,26 @@ BEGIN
     IF v_canceled THEN
         PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
     END IF;
+END
+$$;
+
+COMMENT ON FUNCTION billing.validate_line(bigint, bigint, integer) IS
+'Checks one invoice line with its subtype row: amounts fit the currency; amount = quantity x unit amount; '
+'a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate '
+'(all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). '
+'Run when a line is written and again, for every line, when the invoice is issued.';
+
+CREATE OR REPLACE FUNCTION billing.check_invoice_line() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM billing.validate_line(NEW.customer_id, NEW.invoice_id, NEW.line_no);
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION billing.check_invoice_line() IS
-'Trigger after a line or subtype row is written: amounts fit the currency; amount = quantity x unit amount; '
-'a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate '
-'(all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000).';
+'Trigger after a line or subtype row is written: billing.validate_line on it.';
 
 CREATE OR REPLACE FUNCTION billing.check_credit_note_line() RETURNS trigger
 LANGUAGE plpgsql

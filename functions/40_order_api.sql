@@ -94,9 +94,11 @@ BEGIN
         p_currency);
     FOR v_line IN SELECT e.value FROM jsonb_array_elements(p_lines) AS e LOOP
         IF jsonb_typeof(v_line) <> 'object' OR NOT v_line ?& ARRAY['quantity', 'unit_price']
-            OR NOT (v_line ? 'sku' OR v_line ? 'product_id') THEN
-            PERFORM billing.fail('22023', 'each order line needs "sku" (or "product_id"), "quantity" and "unit_price"',
-                format('given: %s', v_line));
+            OR NOT (v_line ? 'sku' OR v_line ? 'product_id')
+            OR (v_line ->> 'quantity') !~ '^-?[0-9]+(\.[0-9]+)?$' OR (v_line ->> 'unit_price') !~ '^-?[0-9]+(\.[0-9]+)?$'
+            OR (v_line ->> 'product_id') !~ '^[0-9]{1,18}$' THEN
+            PERFORM billing.fail('22023', 'each order line needs "sku" (or an integer "product_id"), and a "quantity" '
+                'and "unit_price" that are numbers (or decimal strings)', format('given: %s', v_line));
         END IF;
         v_sku := coalesce(v_line ->> 'sku',
             (SELECT p.sku FROM billing.product AS p WHERE p.product_id = (v_line ->> 'product_id')::bigint),

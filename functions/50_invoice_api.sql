@@ -54,6 +54,7 @@ DECLARE
     v_currency text;
     v_line_no integer;
 BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id');
     SELECT ol.* INTO v_order_line FROM billing.order_line AS ol
     WHERE ol.customer_id = p_customer_id AND ol.order_id = billing.require(p_order_id, 'p_order_id')
         AND ol.line_no = billing.require(p_order_line_no, 'p_order_line_no');
@@ -133,7 +134,8 @@ DECLARE
     v_line_no integer;
 BEGIN
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
-    WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
     IF v_taxable IS NULL THEN
         SELECT coalesce(sum(l.amount), 0) INTO v_taxable FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_type <> 'tax';

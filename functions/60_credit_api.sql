@@ -9,8 +9,9 @@ DECLARE
     v_invoice billing.invoice;
     v_credit_note_id bigint;
     v_line_no integer := 0;
-    v_item jsonb;
+    v_quantity numeric;
     r record;
+    d record;
 BEGIN
     SELECT i.* INTO v_invoice FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
@@ -24,14 +25,22 @@ BEGIN
     END IF;
     IF p_lines IS NOT NULL AND (jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 OR EXISTS (
         SELECT FROM jsonb_array_elements(p_lines) AS e
-        WHERE jsonb_typeof(e.value) <> 'object' OR jsonb_typeof(e.value -> 'line_no') <> 'number'
+        WHERE jsonb_typeof(e.value) <> 'object'
+            OR jsonb_typeof(e.value -> 'line_no') IS DISTINCT FROM 'number'
+            OR (e.value ->> 'line_no') !~ '^[1-9][0-9]{0,8}$'
             OR (e.value ? 'quantity') = (e.value ? 'amount')
             OR jsonb_typeof(coalesce(e.value -> 'quantity', e.value -> 'amount')) <> 'number'
+            OR (coalesce(e.value ->> 'quantity', e.value ->> 'amount'))::numeric <= 0
+    ) OR EXISTS (
+        SELECT FROM jsonb_array_elements(p_lines) AS e GROUP BY e.value ->> 'line_no' HAVING count(*) > 1
     )) THEN
-        PERFORM billing.fail('22023', 'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}',
-            format('given: %s', left(p_lines::text, 200)));
+        PERFORM billing.fail('22023',
+            'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
+            'q and a positive, each line once', format('given: %s', left(p_lines::text, 200)));
     END IF;
-    -- The balance row lock serializes credit notes of this invoice, so the remainders below stay true.
+    -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
+    -- of this invoice, so the remainders read below stay true until commit), then the order lines.
+    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
     PERFORM FROM billing.invoice_balance AS b
     WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
     FOR UPDATE;
@@ -41,45 +50,64 @@ BEGIN
     RETURNING invoice_id INTO v_credit_note_id;
 
     FOR r IN
-        SELECT l.line_no, l.unit_amount, l.amount,
-            l.quantity - l.credited_quantity AS quantity_left, l.amount - l.credited_amount AS amount_left,
-            e.value AS item
+        SELECT l.line_no, l.line_type, l.unit_amount, l.quantity_left, l.amount_left, e.value AS item
         FROM billing.invoice_line_summary AS l
         LEFT JOIN jsonb_array_elements(p_lines) AS e ON (e.value ->> 'line_no')::integer = l.line_no
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
-            AND (p_lines IS NULL OR e.value IS NOT NULL)
+            AND CASE WHEN p_lines IS NULL THEN l.has_credit_left ELSE e.value IS NOT NULL END
         ORDER BY l.line_no
     LOOP
-        v_item := r.item;
-        IF v_item IS NULL AND r.amount_left = 0 AND r.quantity_left = 0 THEN
-            CONTINUE;  -- crediting everything: this line has nothing left
-        ELSIF v_item IS NULL AND r.amount_left = 0 THEN
-            CONTINUE;  -- a memo line, or one whose amount is credited in full already
-        END IF;
-        IF v_item ? 'quantity' AND r.unit_amount IS NULL THEN
+        IF r.item ? 'quantity' AND r.unit_amount IS NULL THEN
             PERFORM billing.fail('22023', format('line %s of %s has no unit price: credit it by amount', r.line_no,
                 billing.document_label(p_customer_id, p_invoice_id)));
         END IF;
+        v_quantity := CASE
+            WHEN r.item IS NULL AND r.unit_amount IS NOT NULL THEN nullif(r.quantity_left, 0)
+            ELSE (r.item ->> 'quantity')::numeric
+        END;
         v_line_no := v_line_no + 1;
         INSERT INTO billing.credit_note_line (
             customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, quantity, amount
         ) VALUES (
-            p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, r.line_no,
+            p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, r.line_no, v_quantity,
             CASE
-                WHEN v_item IS NULL THEN nullif(r.quantity_left, 0)
-                ELSE (v_item ->> 'quantity')::numeric
-            END,
-            CASE
-                -- everything left, or all the quantity left: the whole remaining amount, to the cent
-                WHEN v_item IS NULL OR (v_item ->> 'quantity')::numeric = r.quantity_left THEN r.amount_left
-                WHEN v_item ? 'quantity' THEN billing.round_money((v_item ->> 'quantity')::numeric * r.unit_amount, v_invoice.currency)
+                WHEN r.item IS NULL THEN r.amount_left
+                -- units given back take their share of what the line still holds (all of it for the last ones)
+                WHEN v_quantity IS NOT NULL AND v_quantity <= r.quantity_left
+                    THEN billing.round_money(r.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
+                WHEN v_quantity IS NOT NULL THEN r.amount_left + 1  -- more units than are left: refused by the checks
                 -- an amount is given as a positive magnitude and takes the sign of the credited line
-                ELSE sign(r.amount) * (v_item ->> 'amount')::numeric
+                ELSE sign(r.amount_left) * (r.item ->> 'amount')::numeric
             END
         );
+        -- Discounts on the units given back go back with them, in the same share.
+        IF r.item IS NOT NULL AND v_quantity IS NOT NULL AND v_quantity <= r.quantity_left THEN
+            FOR d IN
+                SELECT s.line_no, s.amount_left
+                FROM billing.invoice_discount_line AS dl
+                JOIN billing.invoice_line_summary AS s
+                    ON s.customer_id = dl.customer_id AND s.invoice_id = dl.invoice_id AND s.line_no = dl.line_no
+                WHERE dl.customer_id = p_customer_id AND dl.invoice_id = p_invoice_id
+                    AND dl.applies_to_line_no = r.line_no AND s.amount_left <> 0
+                    AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
+                ORDER BY s.line_no
+            LOOP
+                v_line_no := v_line_no + 1;
+                INSERT INTO billing.credit_note_line (
+                    customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
+                ) VALUES (
+                    p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no,
+                    billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
+                );
+            END LOOP;
+        END IF;
     END LOOP;
-    IF p_lines IS NOT NULL AND v_line_no < jsonb_array_length(p_lines) THEN
-        PERFORM billing.fail('23503', format('p_lines names lines that %s does not have (or names one twice)',
+    IF p_lines IS NOT NULL AND (
+        SELECT count(*) FROM billing.invoice_line AS l
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+            AND p_lines @> jsonb_build_array(jsonb_build_object('line_no', l.line_no))
+    ) < jsonb_array_length(p_lines) THEN
+        PERFORM billing.fail('23503', format('p_lines names lines that %s does not have',
             billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', p_lines));
     END IF;
     IF v_line_no = 0 THEN
@@ -93,12 +121,13 @@ $$;
 
 COMMENT ON FUNCTION billing.issue_credit_note(bigint, bigint, jsonb, text) IS
 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] '
-'(at the line''s unit price; credited product quantity becomes billable again) or [{"line_no": n, "amount": a}] '
-'(a positive amount, a price correction); NULL credits everything not yet credited. Never more than was billed, '
-'per line and in all (23514).';
+'(q units back, worth their share of what the line still holds; they become billable again, and discounts '
+'applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price '
+'correction); NULL credits everything left. Never more than was billed, per line and in all (23514).';
 
-CREATE OR REPLACE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
-RETURNS bigint
+CREATE OR REPLACE FUNCTION billing.cancel_invoice(
+    p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamptz
+) RETURNS bigint
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -112,9 +141,21 @@ BEGIN
     END IF;
     v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
-    VALUES (p_customer_id, p_invoice_id, now(), p_reason, v_credit_note_id);
+    VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
+    -- Hook for the payments issue: reverse this invoice's allocations here.
     RETURN v_credit_note_id;
 END
+$$;
+
+COMMENT ON FUNCTION billing.cancel_invoice(bigint, bigint, text, timestamptz) IS
+'Internal to void_invoice and order cancellation: credits everything left on the invoice with one credit note '
+'(returned) and records the cancellation with the given time and reason.';
+
+CREATE OR REPLACE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
+RETURNS bigint
+LANGUAGE sql
+AS $$
+    SELECT billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now())
 $$;
 
 COMMENT ON FUNCTION billing.void_invoice(bigint, bigint, text) IS
@@ -127,47 +168,55 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_order billing.sales_order := billing.lock_order(p_customer_id, p_order_id);
-    v_invoice_id bigint;
 BEGIN
     IF v_order.is_canceled THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled already', p_order_id, p_customer_id),
             format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
     END IF;
+    -- The trigger t20_sales_order_canceled voids the order's open invoices.
     UPDATE billing.sales_order AS o
     SET is_canceled = TRUE, canceled_time = now(), cancel_reason = billing.require(p_reason, 'p_reason')
     WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id;
-    -- Every open invoice billing this order is credited in full; now() gives all the same canceled time.
-    FOR v_invoice_id IN
-        SELECT DISTINCT i.invoice_id
-        FROM billing.invoice AS i
-        JOIN billing.invoice_balance AS b USING (customer_id, invoice_id)
-        WHERE i.customer_id = p_customer_id AND i.kind = 'invoice' AND b.credited < b.total
-            AND NOT EXISTS (
-                SELECT FROM billing.invoice_cancellation AS c
-                WHERE c.customer_id = i.customer_id AND c.invoice_id = i.invoice_id
-            )
-            AND (
-                EXISTS (
-                    SELECT FROM billing.invoice_product_line AS p
-                    WHERE p.customer_id = i.customer_id AND p.invoice_id = i.invoice_id AND p.order_id = p_order_id
-                )
-                OR EXISTS (
-                    SELECT FROM billing.invoice_fee_line AS f
-                    WHERE f.customer_id = i.customer_id AND f.invoice_id = i.invoice_id AND f.order_id = p_order_id
-                )
-            )
-        ORDER BY i.invoice_id
-    LOOP
-        PERFORM billing.void_invoice(p_customer_id, v_invoice_id, p_reason);
-    END LOOP;
-    -- Hook for the payments issue: reverse the allocations of the voided invoices and cancel or free
-    -- the payments that paid them, with the same canceled time and reason.
 END
 $$;
 
 COMMENT ON FUNCTION billing.cancel_order(bigint, bigint, text) IS
 'Cancels an order with a reason: every open invoice billing it is voided by a credit note, and the order, those '
 'invoices and their lines read canceled with one canceled time and reason. Canceling twice: 55000.';
+
+CREATE OR REPLACE FUNCTION billing.sales_order_canceled() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_invoice_id bigint;
+BEGIN
+    FOR v_invoice_id IN
+        SELECT DISTINCT s.invoice_id
+        FROM billing.invoice_line_summary AS s
+        JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
+        WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
+            AND EXISTS (
+                SELECT FROM billing.invoice_line_summary AS o
+                WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
+            )
+            AND s.has_credit_left
+        ORDER BY s.invoice_id
+    LOOP
+        PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
+    END LOOP;
+    -- Hook for the payments issue: cancel or free the payments of the voided invoices, same time and reason.
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.sales_order_canceled() IS
+'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it '
+'that has anything left to credit, with the order''s canceled time and reason.';
+
+CREATE OR REPLACE TRIGGER t20_sales_order_canceled
+AFTER UPDATE ON billing.sales_order
+FOR EACH ROW WHEN (NOT old.is_canceled AND new.is_canceled)
+EXECUTE FUNCTION billing.sales_order_canceled();
 
 CREATE OR REPLACE FUNCTION billing.invoice_cancellation_rules() RETURNS trigger
 LANGUAGE plpgsql

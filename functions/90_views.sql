@@ -49,7 +49,12 @@ SELECT
     coalesce(cr.amount, 0) AS credited_amount,
     c.invoice_id IS NOT NULL AS is_canceled,
     c.canceled_time,
-    c.cancel_reason
+    c.cancel_reason,
+    l.quantity - coalesce(cr.quantity, 0) AS quantity_left,
+    l.amount - coalesce(cr.amount, 0) AS amount_left,
+    l.line_type <> 'memo' AND (
+        l.amount <> coalesce(cr.amount, 0) OR l.unit_amount IS NOT NULL AND l.quantity > coalesce(cr.quantity, 0)
+    ) AS has_credit_left
 FROM billing.invoice_line AS l
 LEFT JOIN billing.invoice_product_line AS p
     ON l.customer_id = p.customer_id AND l.invoice_id = p.invoice_id AND l.line_no = p.line_no
@@ -73,7 +78,8 @@ LEFT JOIN LATERAL (
 
 COMMENT ON VIEW billing.invoice_line_summary IS
 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes '
-'took back, and the cancellation of its invoice.';
+'took back and what is left (has_credit_left: an amount, or units of a priced line, not yet credited), and the '
+'cancellation of its invoice.';
 
 CREATE OR REPLACE VIEW billing.order_summary AS
 SELECT

@@ -32,7 +32,7 @@ CREATE TABLE billing.invoice (
         AND (status = 'issued') = (issued_at IS NOT NULL)
         AND (status = 'issued') = (total IS NOT NULL)
     ),
-    CONSTRAINT invoice_total_check CHECK (total >= 0 AND (kind = 'invoice' OR total > 0))
+    CONSTRAINT invoice_total_check CHECK (total >= 0)
 );
 
 CREATE INDEX invoice_credited_invoice_idx ON billing.invoice (customer_id, credited_invoice_id)
@@ -45,7 +45,8 @@ COMMENT ON TABLE billing.invoice IS
 COMMENT ON COLUMN billing.invoice.status IS 'draft (editable, deletable) or issued (immutable).';
 COMMENT ON COLUMN billing.invoice.invoice_no IS
 'Assigned on issue from billing.document_series (INV-000001, CN-000001): gapless, in issue order, never reused.';
-COMMENT ON COLUMN billing.invoice.total IS 'Sum of the line amounts, stored on issue.';
+COMMENT ON COLUMN billing.invoice.total IS
+'Sum of the line amounts, stored on issue; never negative. A credit note may total 0 when it only returns units.';
 COMMENT ON COLUMN billing.invoice.credited_invoice_id IS 'For a credit note: the invoice it corrects.';
 COMMENT ON COLUMN billing.invoice.reason IS 'For a credit note: why it was issued.';
 

@@ -163,6 +163,7 @@ DECLARE
     v_currency text;
     v_line_no integer;
 BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id');
     SELECT ol.* INTO v_order_line FROM billing.order_line AS ol
     WHERE ol.customer_id = p_customer_id AND ol.order_id = billing.require(p_order_id, 'p_order_id')
         AND ol.line_no = billing.require(p_order_line_no, 'p_order_line_no');
@@ -196,7 +197,8 @@ DECLARE
     v_line_no integer;
 BEGIN
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
-    WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
     IF v_taxable IS NULL THEN
         SELECT coalesce(sum(l.amount), 0) INTO v_taxable FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_type <> 'tax';
@@ -295,13 +297,6 @@ BEGIN
         WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
         FOR UPDATE;
     END IF;
-    IF p_delta > 0 AND EXISTS (
-        SELECT FROM billing.sales_order AS o
-        WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id AND o.is_canceled
-    ) THEN
-        PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
-            p_document, p_order_id, p_customer_id), p_hint => 'Remove its lines from the draft.');
-    END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
             p_document, CASE WHEN p_is_charge THEN 'charge' ELSE 'order line' END, p_item_no, p_order_id, p_customer_id),
@@ -322,6 +317,32 @@ $$;
 
 COMMENT ON FUNCTION billing.bill_order_item(p_customer_id bigint, p_order_id bigint, p_item_no integer, p_is_charge boolean, p_delta numeric, p_document text) IS 'Adds p_delta to the billed part of an order line (quantity) or charge (amount), refusing over-billing (23514). Called by the issue trigger only; negative deltas give back what credit notes credit.';
 
+-- Name: cancel_invoice(bigint, bigint, text, timestamp with time zone); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_credit_note_id bigint;
+BEGIN
+    IF EXISTS (
+        SELECT FROM billing.invoice_cancellation AS c
+        WHERE c.customer_id = p_customer_id AND c.invoice_id = p_invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
+    INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
+    VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
+    -- Hook for the payments issue: reverse this invoice's allocations here.
+    RETURN v_credit_note_id;
+END
+$$;
+
+-- Name: FUNCTION cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) IS 'Internal to void_invoice and order cancellation: credits everything left on the invoice with one credit note (returned) and records the cancellation with the given time and reason.';
+
 -- Name: cancel_order(bigint, bigint, text); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text) RETURNS void
@@ -329,41 +350,15 @@ CREATE FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_
     AS $$
 DECLARE
     v_order billing.sales_order := billing.lock_order(p_customer_id, p_order_id);
-    v_invoice_id bigint;
 BEGIN
     IF v_order.is_canceled THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled already', p_order_id, p_customer_id),
             format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
     END IF;
+    -- The trigger t20_sales_order_canceled voids the order's open invoices.
     UPDATE billing.sales_order AS o
     SET is_canceled = TRUE, canceled_time = now(), cancel_reason = billing.require(p_reason, 'p_reason')
     WHERE o.customer_id = p_customer_id AND o.order_id = p_order_id;
-    -- Every open invoice billing this order is credited in full; now() gives all the same canceled time.
-    FOR v_invoice_id IN
-        SELECT DISTINCT i.invoice_id
-        FROM billing.invoice AS i
-        JOIN billing.invoice_balance AS b USING (customer_id, invoice_id)
-        WHERE i.customer_id = p_customer_id AND i.kind = 'invoice' AND b.credited < b.total
-            AND NOT EXISTS (
-                SELECT FROM billing.invoice_cancellation AS c
-                WHERE c.customer_id = i.customer_id AND c.invoice_id = i.invoice_id
-            )
-            AND (
-                EXISTS (
-                    SELECT FROM billing.invoice_product_line AS p
-                    WHERE p.customer_id = i.customer_id AND p.invoice_id = i.invoice_id AND p.order_id = p_order_id
-                )
-                OR EXISTS (
-                    SELECT FROM billing.invoice_fee_line AS f
-                    WHERE f.customer_id = i.customer_id AND f.invoice_id = i.invoice_id AND f.order_id = p_order_id
-                )
-            )
-        ORDER BY i.invoice_id
-    LOOP
-        PERFORM billing.void_invoice(p_customer_id, v_invoice_id, p_reason);
-    END LOOP;
-    -- Hook for the payments issue: reverse the allocations of the voided invoices and cancel or free
-    -- the payments that paid them, with the same canceled time and reason.
 END
 $$;
 
@@ -408,81 +403,15 @@ COMMENT ON FUNCTION billing.check_credit_note_line() IS 'Trigger after a credit 
 CREATE FUNCTION billing.check_invoice_line() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
-DECLARE
-    v_line billing.invoice_line;
-    v_currency text;
-    v_doc text;
-    v_expected numeric;
-    v_unit_price numeric;
-    v_fee_code text;
-    v_charge_fee text;
-    v_order_id bigint;
-    v_order_currency text;
-    v_canceled boolean;
-    v_cancel_info text;
 BEGIN
-    SELECT l.* INTO v_line FROM billing.invoice_line AS l
-    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id AND l.line_no = NEW.line_no;
-    IF NOT FOUND THEN
-        RETURN NULL;  -- a subtype row without its line: the foreign key reports it
-    END IF;
-    SELECT i.currency INTO v_currency FROM billing.invoice AS i
-    WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
-    v_doc := format('line %s of %s', v_line.line_no, billing.document_label(v_line.customer_id, v_line.invoice_id));
-    PERFORM billing.check_money(v_line.amount, v_currency, v_doc);
-    IF v_line.unit_amount IS NOT NULL THEN
-        v_expected := billing.round_money(v_line.quantity * v_line.unit_amount, v_currency);
-    END IF;
-
-    IF v_line.line_type = 'product' THEN
-        SELECT ol.unit_price, o.order_id, o.currency, o.is_canceled, format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
-        INTO v_unit_price, v_order_id, v_order_currency, v_canceled, v_cancel_info
-        FROM billing.invoice_product_line AS p
-        JOIN billing.order_line AS ol
-            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
-        JOIN billing.sales_order AS o ON o.customer_id = p.customer_id AND o.order_id = p.order_id
-        WHERE p.customer_id = v_line.customer_id AND p.invoice_id = v_line.invoice_id AND p.line_no = v_line.line_no;
-        IF FOUND AND v_line.unit_amount IS DISTINCT FROM v_unit_price THEN
-            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
-                format('unit_amount %s, order line unit price %s', v_line.unit_amount, v_unit_price));
-        END IF;
-    ELSIF v_line.line_type = 'fee' THEN
-        SELECT f.fee_code, c.fee_code, o.order_id, o.currency, o.is_canceled,
-            format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
-        INTO v_fee_code, v_charge_fee, v_order_id, v_order_currency, v_canceled, v_cancel_info
-        FROM billing.invoice_fee_line AS f
-        LEFT JOIN billing.sales_order AS o ON o.customer_id = f.customer_id AND o.order_id = f.order_id
-        LEFT JOIN billing.order_charge AS c
-            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
-        WHERE f.customer_id = v_line.customer_id AND f.invoice_id = v_line.invoice_id AND f.line_no = v_line.line_no;
-        IF v_charge_fee <> v_fee_code THEN
-            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
-                format('fee %s, order charge fee %s', v_fee_code, v_charge_fee));
-        END IF;
-    ELSIF v_line.line_type = 'tax' THEN
-        SELECT billing.round_money(t.taxable_amount * t.rate, v_currency) INTO v_expected
-        FROM billing.invoice_tax_line AS t
-        WHERE t.customer_id = v_line.customer_id AND t.invoice_id = v_line.invoice_id AND t.line_no = v_line.line_no;
-    END IF;
-    IF v_line.amount <> v_expected THEN
-        PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, v_line.amount, v_expected),
-            'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
-            'rounded with billing.round_money.');
-    END IF;
-    IF v_order_currency <> v_currency THEN
-        PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
-            v_order_currency, v_currency), p_hint => 'Bill each currency on its own invoice.');
-    END IF;
-    IF v_canceled THEN
-        PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
-    END IF;
+    PERFORM billing.validate_line(NEW.customer_id, NEW.invoice_id, NEW.line_no);
     RETURN NULL;
 END
 $$;
 
 -- Name: FUNCTION check_invoice_line(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.check_invoice_line() IS 'Trigger after a line or subtype row is written: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000).';
+COMMENT ON FUNCTION billing.check_invoice_line() IS 'Trigger after a line or subtype row is written: billing.validate_line on it.';
 
 -- Name: check_money(numeric, text, text); Type: FUNCTION; Schema: billing
 
@@ -580,6 +509,29 @@ $$;
 -- Name: FUNCTION document_label(p_customer_id bigint, p_invoice_id bigint); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) IS 'How errors name a document: "invoice INV-000042 of customer 7", "credit note (draft, id 12) of customer 7".';
+
+-- Name: document_series_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.document_series_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM billing.fail('PB001', format('number series %L is history: DELETE refused', OLD.series));
+    END IF;
+    IF TG_OP = 'UPDATE' AND (
+        pg_trigger_depth() <= 1 OR NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1
+    ) THEN
+        PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
+            p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION document_series_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.document_series_rules() IS 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
 
 -- Name: fail(text, text, text, text); Type: FUNCTION; Schema: billing
 
@@ -743,10 +695,31 @@ CREATE FUNCTION billing.invoice_issued() RETURNS trigger
 DECLARE
     v_doc text := billing.document_label(NEW.customer_id, NEW.invoice_id);
     v_balance billing.invoice_balance;
+    v_canceled bigint;
+    v_expected numeric;
     r record;
 BEGIN
     IF NEW.kind = 'invoice' THEN
         INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
+        -- The orders billed are locked (in key order) before their lines: a concurrent cancel_order either
+        -- commits first, and this issue then sees the order canceled, or waits and then voids this invoice.
+        SELECT max(o.order_id) FILTER (WHERE o.is_canceled) INTO v_canceled
+        FROM (
+            SELECT o.order_id, o.is_canceled FROM billing.sales_order AS o
+            WHERE o.customer_id = NEW.customer_id AND o.order_id IN (
+                SELECT p.order_id FROM billing.invoice_product_line AS p
+                WHERE p.customer_id = NEW.customer_id AND p.invoice_id = NEW.invoice_id
+                UNION
+                SELECT f.order_id FROM billing.invoice_fee_line AS f
+                WHERE f.customer_id = NEW.customer_id AND f.invoice_id = NEW.invoice_id
+            )
+            ORDER BY o.order_id
+            FOR SHARE
+        ) AS o;
+        IF v_canceled IS NOT NULL THEN
+            PERFORM billing.fail('55000', format('%s bills order %s of customer %s, which is canceled',
+                v_doc, v_canceled, NEW.customer_id), p_hint => 'Remove its lines from the draft.');
+        END IF;
     ELSE
         SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
@@ -760,7 +733,10 @@ BEGIN
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
         -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
         FOR r IN
-            SELECT l.line_no, l.quantity, l.amount, sum(c.quantity) AS credited_quantity, sum(c.amount) AS credited_amount
+            SELECT l.line_no, l.quantity, l.amount,
+                coalesce(sum(c.quantity), 0) AS credited_quantity, sum(c.amount) AS credited_amount,
+                sum(c.quantity) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this_quantity,
+                sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this_amount
             FROM billing.invoice_line AS l
             JOIN billing.credit_note_line AS c
                 ON c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id AND c.credited_line_no = l.line_no
@@ -777,7 +753,18 @@ BEGIN
                 PERFORM billing.fail('23514', format('%s would credit more than line %s of %s billed', v_doc, r.line_no,
                     billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
                     format('line quantity %s, amount %s; credited in all: quantity %s, amount %s',
-                        r.quantity, r.amount, coalesce(r.credited_quantity, 0), r.credited_amount));
+                        r.quantity, r.amount, r.credited_quantity, r.credited_amount));
+            END IF;
+            -- Units given back take their share of what the line still holds: the last units take exactly the rest.
+            IF r.this_quantity IS NOT NULL THEN
+                v_expected := billing.round_money(
+                    (r.amount - r.credited_amount + r.this_amount) * r.this_quantity
+                    / (r.quantity - r.credited_quantity + r.this_quantity), NEW.currency);
+                IF r.this_amount <> v_expected THEN
+                    PERFORM billing.fail('23514', format('%s: crediting %s units of line %s gives back %s, not %s',
+                        v_doc, r.this_quantity, r.line_no, v_expected, r.this_amount),
+                        'A quantity credit is worth its share of what the line has not yet given back.');
+                END IF;
             END IF;
         END LOOP;
     END IF;
@@ -897,6 +884,10 @@ BEGIN
             billing.document_label(NEW.customer_id, NEW.invoice_id), array_to_string(v_missing, ', ')),
             p_hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
     END IF;
+    -- Orders and prices may have changed since the lines were written: check every line again.
+    PERFORM billing.validate_line(l.customer_id, l.invoice_id, l.line_no)
+    FROM billing.invoice_line AS l
+    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
     UPDATE billing.document_series AS s SET next_no = s.next_no + 1
     WHERE s.series = NEW.kind
     RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
@@ -915,13 +906,14 @@ COMMENT ON FUNCTION billing.invoice_rules() IS 'Trigger: documents are inserted 
 
 CREATE FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb DEFAULT NULL::jsonb, p_reason text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 DECLARE
     v_invoice billing.invoice;
     v_credit_note_id bigint;
     v_line_no integer := 0;
-    v_item jsonb;
+    v_quantity numeric;
     r record;
+    d record;
 BEGIN
     SELECT i.* INTO v_invoice FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
@@ -935,14 +927,22 @@ BEGIN
     END IF;
     IF p_lines IS NOT NULL AND (jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 OR EXISTS (
         SELECT FROM jsonb_array_elements(p_lines) AS e
-        WHERE jsonb_typeof(e.value) <> 'object' OR jsonb_typeof(e.value -> 'line_no') <> 'number'
+        WHERE jsonb_typeof(e.value) <> 'object'
+            OR jsonb_typeof(e.value -> 'line_no') IS DISTINCT FROM 'number'
+            OR (e.value ->> 'line_no') !~ '^[1-9][0-9]{0,8}$'
             OR (e.value ? 'quantity') = (e.value ? 'amount')
             OR jsonb_typeof(coalesce(e.value -> 'quantity', e.value -> 'amount')) <> 'number'
+            OR (coalesce(e.value ->> 'quantity', e.value ->> 'amount'))::numeric <= 0
+    ) OR EXISTS (
+        SELECT FROM jsonb_array_elements(p_lines) AS e GROUP BY e.value ->> 'line_no' HAVING count(*) > 1
     )) THEN
-        PERFORM billing.fail('22023', 'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}',
-            format('given: %s', left(p_lines::text, 200)));
+        PERFORM billing.fail('22023',
+            'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
+            'q and a positive, each line once', format('given: %s', left(p_lines::text, 200)));
     END IF;
-    -- The balance row lock serializes credit notes of this invoice, so the remainders below stay true.
+    -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
+    -- of this invoice, so the remainders read below stay true until commit), then the order lines.
+    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
     PERFORM FROM billing.invoice_balance AS b
     WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
     FOR UPDATE;
@@ -952,45 +952,64 @@ BEGIN
     RETURNING invoice_id INTO v_credit_note_id;
 
     FOR r IN
-        SELECT l.line_no, l.unit_amount, l.amount,
-            l.quantity - l.credited_quantity AS quantity_left, l.amount - l.credited_amount AS amount_left,
-            e.value AS item
+        SELECT l.line_no, l.line_type, l.unit_amount, l.quantity_left, l.amount_left, e.value AS item
         FROM billing.invoice_line_summary AS l
         LEFT JOIN jsonb_array_elements(p_lines) AS e ON (e.value ->> 'line_no')::integer = l.line_no
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
-            AND (p_lines IS NULL OR e.value IS NOT NULL)
+            AND CASE WHEN p_lines IS NULL THEN l.has_credit_left ELSE e.value IS NOT NULL END
         ORDER BY l.line_no
     LOOP
-        v_item := r.item;
-        IF v_item IS NULL AND r.amount_left = 0 AND r.quantity_left = 0 THEN
-            CONTINUE;  -- crediting everything: this line has nothing left
-        ELSIF v_item IS NULL AND r.amount_left = 0 THEN
-            CONTINUE;  -- a memo line, or one whose amount is credited in full already
-        END IF;
-        IF v_item ? 'quantity' AND r.unit_amount IS NULL THEN
+        IF r.item ? 'quantity' AND r.unit_amount IS NULL THEN
             PERFORM billing.fail('22023', format('line %s of %s has no unit price: credit it by amount', r.line_no,
                 billing.document_label(p_customer_id, p_invoice_id)));
         END IF;
+        v_quantity := CASE
+            WHEN r.item IS NULL AND r.unit_amount IS NOT NULL THEN nullif(r.quantity_left, 0)
+            ELSE (r.item ->> 'quantity')::numeric
+        END;
         v_line_no := v_line_no + 1;
         INSERT INTO billing.credit_note_line (
             customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, quantity, amount
         ) VALUES (
-            p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, r.line_no,
+            p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, r.line_no, v_quantity,
             CASE
-                WHEN v_item IS NULL THEN nullif(r.quantity_left, 0)
-                ELSE (v_item ->> 'quantity')::numeric
-            END,
-            CASE
-                -- everything left, or all the quantity left: the whole remaining amount, to the cent
-                WHEN v_item IS NULL OR (v_item ->> 'quantity')::numeric = r.quantity_left THEN r.amount_left
-                WHEN v_item ? 'quantity' THEN billing.round_money((v_item ->> 'quantity')::numeric * r.unit_amount, v_invoice.currency)
+                WHEN r.item IS NULL THEN r.amount_left
+                -- units given back take their share of what the line still holds (all of it for the last ones)
+                WHEN v_quantity IS NOT NULL AND v_quantity <= r.quantity_left
+                    THEN billing.round_money(r.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
+                WHEN v_quantity IS NOT NULL THEN r.amount_left + 1  -- more units than are left: refused by the checks
                 -- an amount is given as a positive magnitude and takes the sign of the credited line
-                ELSE sign(r.amount) * (v_item ->> 'amount')::numeric
+                ELSE sign(r.amount_left) * (r.item ->> 'amount')::numeric
             END
         );
+        -- Discounts on the units given back go back with them, in the same share.
+        IF r.item IS NOT NULL AND v_quantity IS NOT NULL AND v_quantity <= r.quantity_left THEN
+            FOR d IN
+                SELECT s.line_no, s.amount_left
+                FROM billing.invoice_discount_line AS dl
+                JOIN billing.invoice_line_summary AS s
+                    ON s.customer_id = dl.customer_id AND s.invoice_id = dl.invoice_id AND s.line_no = dl.line_no
+                WHERE dl.customer_id = p_customer_id AND dl.invoice_id = p_invoice_id
+                    AND dl.applies_to_line_no = r.line_no AND s.amount_left <> 0
+                    AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
+                ORDER BY s.line_no
+            LOOP
+                v_line_no := v_line_no + 1;
+                INSERT INTO billing.credit_note_line (
+                    customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
+                ) VALUES (
+                    p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no,
+                    billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
+                );
+            END LOOP;
+        END IF;
     END LOOP;
-    IF p_lines IS NOT NULL AND v_line_no < jsonb_array_length(p_lines) THEN
-        PERFORM billing.fail('23503', format('p_lines names lines that %s does not have (or names one twice)',
+    IF p_lines IS NOT NULL AND (
+        SELECT count(*) FROM billing.invoice_line AS l
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+            AND p_lines @> jsonb_build_array(jsonb_build_object('line_no', l.line_no))
+    ) < jsonb_array_length(p_lines) THEN
+        PERFORM billing.fail('23503', format('p_lines names lines that %s does not have',
             billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', p_lines));
     END IF;
     IF v_line_no = 0 THEN
@@ -1000,11 +1019,11 @@ BEGIN
     PERFORM billing.issue_invoice(p_customer_id, v_credit_note_id);
     RETURN v_credit_note_id;
 END
-$$;
+$_$;
 
 -- Name: FUNCTION issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (at the line''s unit price; credited product quantity becomes billable again) or [{"line_no": n, "amount": a}] (a positive amount, a price correction); NULL credits everything not yet credited. Never more than was billed, per line and in all (23514).';
+COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (q units back, worth their share of what the line still holds; they become billable again, and discounts applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price correction); NULL credits everything left. Never more than was billed, per line and in all (23514).';
 
 -- Name: issue_invoice(bigint, bigint); Type: FUNCTION; Schema: billing
 
@@ -1186,7 +1205,7 @@ COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and ord
 
 CREATE FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text DEFAULT NULL::text) RETURNS bigint
     LANGUAGE plpgsql
-    AS $$
+    AS $_$
 DECLARE
     v_order_id bigint;
     v_line jsonb;
@@ -1204,9 +1223,11 @@ BEGIN
         p_currency);
     FOR v_line IN SELECT e.value FROM jsonb_array_elements(p_lines) AS e LOOP
         IF jsonb_typeof(v_line) <> 'object' OR NOT v_line ?& ARRAY['quantity', 'unit_price']
-            OR NOT (v_line ? 'sku' OR v_line ? 'product_id') THEN
-            PERFORM billing.fail('22023', 'each order line needs "sku" (or "product_id"), "quantity" and "unit_price"',
-                format('given: %s', v_line));
+            OR NOT (v_line ? 'sku' OR v_line ? 'product_id')
+            OR (v_line ->> 'quantity') !~ '^-?[0-9]+(\.[0-9]+)?$' OR (v_line ->> 'unit_price') !~ '^-?[0-9]+(\.[0-9]+)?$'
+            OR (v_line ->> 'product_id') !~ '^[0-9]{1,18}$' THEN
+            PERFORM billing.fail('22023', 'each order line needs "sku" (or an integer "product_id"), and a "quantity" '
+                'and "unit_price" that are numbers (or decimal strings)', format('given: %s', v_line));
         END IF;
         v_sku := coalesce(v_line ->> 'sku',
             (SELECT p.sku FROM billing.product AS p WHERE p.product_id = (v_line ->> 'product_id')::bigint),
@@ -1216,7 +1237,7 @@ BEGIN
     END LOOP;
     RETURN v_order_id;
 END
-$$;
+$_$;
 
 -- Name: FUNCTION place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text); Type: COMMENT; Schema: billing
 
@@ -1306,6 +1327,37 @@ $$;
 
 COMMENT ON FUNCTION billing.round_money(p_amount numeric, p_currency text) IS 'The one place amounts are rounded: to the currency''s minor units, half away from zero (PostgreSQL''s round(numeric, int)), e.g. 2.345 EUR -> 2.35, -2.345 EUR -> -2.35.';
 
+-- Name: sales_order_canceled(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.sales_order_canceled() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_invoice_id bigint;
+BEGIN
+    FOR v_invoice_id IN
+        SELECT DISTINCT s.invoice_id
+        FROM billing.invoice_line_summary AS s
+        JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
+        WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
+            AND EXISTS (
+                SELECT FROM billing.invoice_line_summary AS o
+                WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
+            )
+            AND s.has_credit_left
+        ORDER BY s.invoice_id
+    LOOP
+        PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
+    END LOOP;
+    -- Hook for the payments issue: cancel or free the payments of the voided invoices, same time and reason.
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION sales_order_canceled(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.sales_order_canceled() IS 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it that has anything left to credit, with the order''s canceled time and reason.';
+
 -- Name: sales_order_rules(); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.sales_order_rules() RETURNS trigger
@@ -1327,9 +1379,14 @@ BEGIN
         PERFORM billing.fail('55000', format('order %s of customer %s is already canceled', OLD.order_id, OLD.customer_id),
             format('canceled at %s: %s', OLD.canceled_time, OLD.cancel_reason));
     END IF;
-    IF NEW.currency <> OLD.currency AND EXISTS (
-        SELECT FROM billing.order_line AS l
-        WHERE l.customer_id = OLD.customer_id AND l.order_id = OLD.order_id AND l.billed_quantity > 0
+    IF NEW.currency <> OLD.currency AND (
+        EXISTS (
+            SELECT FROM billing.order_line AS l
+            WHERE l.customer_id = OLD.customer_id AND l.order_id = OLD.order_id AND l.billed_quantity > 0
+        ) OR EXISTS (
+            SELECT FROM billing.order_charge AS c
+            WHERE c.customer_id = OLD.customer_id AND c.order_id = OLD.order_id AND c.billed_amount > 0
+        )
     ) THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is billed: its currency cannot change', OLD.order_id, OLD.customer_id));
     END IF;
@@ -1341,25 +1398,92 @@ $$;
 
 COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed uncanceled, its keys never change, a cancellation is final, a billed order keeps its currency.';
 
--- Name: void_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing
+-- Name: validate_line(bigint, bigint, integer); Type: FUNCTION; Schema: billing
 
-CREATE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS bigint
+CREATE FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_credit_note_id bigint;
+    v_line billing.invoice_line;
+    v_currency text;
+    v_doc text;
+    v_expected numeric;
+    v_unit_price numeric;
+    v_fee_code text;
+    v_charge_fee text;
+    v_order_id bigint;
+    v_order_currency text;
+    v_canceled boolean;
+    v_cancel_info text;
 BEGIN
-    IF EXISTS (
-        SELECT FROM billing.invoice_cancellation AS c
-        WHERE c.customer_id = p_customer_id AND c.invoice_id = p_invoice_id
-    ) THEN
-        PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
+    SELECT l.* INTO v_line FROM billing.invoice_line AS l
+    WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_no = p_line_no;
+    IF NOT FOUND THEN
+        RETURN;  -- a subtype row without its line: the foreign key reports it
     END IF;
-    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
-    INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
-    VALUES (p_customer_id, p_invoice_id, now(), p_reason, v_credit_note_id);
-    RETURN v_credit_note_id;
+    SELECT i.currency INTO v_currency FROM billing.invoice AS i
+    WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
+    v_doc := format('line %s of %s', v_line.line_no, billing.document_label(v_line.customer_id, v_line.invoice_id));
+    PERFORM billing.check_money(v_line.amount, v_currency, v_doc);
+    IF v_line.unit_amount IS NOT NULL THEN
+        v_expected := billing.round_money(v_line.quantity * v_line.unit_amount, v_currency);
+    END IF;
+
+    IF v_line.line_type = 'product' THEN
+        SELECT ol.unit_price, o.order_id, o.currency, o.is_canceled, format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_unit_price, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_product_line AS p
+        JOIN billing.order_line AS ol
+            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
+        JOIN billing.sales_order AS o ON o.customer_id = p.customer_id AND o.order_id = p.order_id
+        WHERE p.customer_id = v_line.customer_id AND p.invoice_id = v_line.invoice_id AND p.line_no = v_line.line_no;
+        IF FOUND AND v_line.unit_amount IS DISTINCT FROM v_unit_price THEN
+            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                format('unit_amount %s, order line unit price %s', v_line.unit_amount, v_unit_price));
+        END IF;
+    ELSIF v_line.line_type = 'fee' THEN
+        SELECT f.fee_code, c.fee_code, o.order_id, o.currency, o.is_canceled,
+            format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
+        INTO v_fee_code, v_charge_fee, v_order_id, v_order_currency, v_canceled, v_cancel_info
+        FROM billing.invoice_fee_line AS f
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = f.customer_id AND o.order_id = f.order_id
+        LEFT JOIN billing.order_charge AS c
+            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
+        WHERE f.customer_id = v_line.customer_id AND f.invoice_id = v_line.invoice_id AND f.line_no = v_line.line_no;
+        IF v_charge_fee <> v_fee_code THEN
+            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                format('fee %s, order charge fee %s', v_fee_code, v_charge_fee));
+        END IF;
+    ELSIF v_line.line_type = 'tax' THEN
+        SELECT billing.round_money(t.taxable_amount * t.rate, v_currency) INTO v_expected
+        FROM billing.invoice_tax_line AS t
+        WHERE t.customer_id = v_line.customer_id AND t.invoice_id = v_line.invoice_id AND t.line_no = v_line.line_no;
+    END IF;
+    IF v_line.amount <> v_expected THEN
+        PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, v_line.amount, v_expected),
+            'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+            'rounded with billing.round_money.');
+    END IF;
+    IF v_order_currency <> v_currency THEN
+        PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
+            v_order_currency, v_currency), p_hint => 'Bill each currency on its own invoice.');
+    END IF;
+    IF v_canceled THEN
+        PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
+    END IF;
 END
+$$;
+
+-- Name: FUNCTION validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks one invoice line with its subtype row: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run when a line is written and again, for every line, when the invoice is issued.';
+
+-- Name: void_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    SELECT billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now())
 $$;
 
 -- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: COMMENT; Schema: billing
@@ -1479,7 +1603,7 @@ CREATE TABLE billing.invoice (
     CONSTRAINT invoice_issued_check CHECK ((((status = 'issued'::text) = (invoice_no IS NOT NULL)) AND ((status = 'issued'::text) = (issued_at IS NOT NULL)) AND ((status = 'issued'::text) = (total IS NOT NULL)))),
     CONSTRAINT invoice_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text]))),
     CONSTRAINT invoice_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'issued'::text]))),
-    CONSTRAINT invoice_total_check CHECK (((total >= (0)::numeric) AND ((kind = 'invoice'::text) OR (total > (0)::numeric))))
+    CONSTRAINT invoice_total_check CHECK ((total >= (0)::numeric))
 );
 
 -- Name: TABLE invoice; Type: COMMENT; Schema: billing
@@ -1496,7 +1620,7 @@ COMMENT ON COLUMN billing.invoice.invoice_no IS 'Assigned on issue from billing.
 
 -- Name: COLUMN invoice.total; Type: COMMENT; Schema: billing
 
-COMMENT ON COLUMN billing.invoice.total IS 'Sum of the line amounts, stored on issue.';
+COMMENT ON COLUMN billing.invoice.total IS 'Sum of the line amounts, stored on issue; never negative. A credit note may total 0 when it only returns units.';
 
 -- Name: COLUMN invoice.credited_invoice_id; Type: COMMENT; Schema: billing
 
@@ -1659,7 +1783,10 @@ CREATE VIEW billing.invoice_line_summary AS
     COALESCE(cr.amount, (0)::numeric) AS credited_amount,
     (c.invoice_id IS NOT NULL) AS is_canceled,
     c.canceled_time,
-    c.cancel_reason
+    c.cancel_reason,
+    (l.quantity - COALESCE(cr.quantity, (0)::numeric)) AS quantity_left,
+    (l.amount - COALESCE(cr.amount, (0)::numeric)) AS amount_left,
+    ((l.line_type <> 'memo'::text) AND ((l.amount <> COALESCE(cr.amount, (0)::numeric)) OR ((l.unit_amount IS NOT NULL) AND (l.quantity > COALESCE(cr.quantity, (0)::numeric))))) AS has_credit_left
    FROM (((((billing.invoice_line l
      LEFT JOIN billing.invoice_product_line p ON (((l.customer_id = p.customer_id) AND (l.invoice_id = p.invoice_id) AND (l.line_no = p.line_no))))
      LEFT JOIN billing.invoice_fee_line f ON (((l.customer_id = f.customer_id) AND (l.invoice_id = f.invoice_id) AND (l.line_no = f.line_no))))
@@ -1673,7 +1800,7 @@ CREATE VIEW billing.invoice_line_summary AS
 
 -- Name: VIEW invoice_line_summary; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.invoice_line_summary IS 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes took back, and the cancellation of its invoice.';
+COMMENT ON VIEW billing.invoice_line_summary IS 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes took back and what is left (has_credit_left: an amount, or units of a priced line, not yet credited), and the cancellation of its invoice.';
 
 -- Name: invoice_memo_line; Type: TABLE; Schema: billing
 
@@ -2031,6 +2158,10 @@ CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line
 
 CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
+-- Name: document_series t05_document_series_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_document_series_no_truncate BEFORE TRUNCATE ON billing.document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
 -- Name: invoice_balance t05_invoice_balance_no_truncate; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t05_invoice_balance_no_truncate BEFORE TRUNCATE ON billing.invoice_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
@@ -2074,6 +2205,10 @@ CREATE TRIGGER t05_invoice_tax_line_no_truncate BEFORE TRUNCATE ON billing.invoi
 -- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: document_series t10_document_series_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_document_series_rules BEFORE DELETE OR UPDATE ON billing.document_series FOR EACH ROW EXECUTE FUNCTION billing.document_series_rules();
 
 -- Name: invoice_balance t10_invoice_balance_derived; Type: TRIGGER; Schema: billing
 
@@ -2158,6 +2293,10 @@ CREATE TRIGGER t20_invoice_product_line_check AFTER INSERT OR UPDATE ON billing.
 -- Name: invoice_tax_line t20_invoice_tax_line_check; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t20_invoice_tax_line_check AFTER INSERT OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
+
+-- Name: sales_order t20_sales_order_canceled; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_sales_order_canceled AFTER UPDATE ON billing.sales_order FOR EACH ROW WHEN (((NOT old.is_canceled) AND new.is_canceled)) EXECUTE FUNCTION billing.sales_order_canceled();
 
 -- Name: credit_note_line credit_note_line_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
 
