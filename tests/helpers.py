@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -55,3 +56,12 @@ def row(conn: psycopg.Connection, sql: str, params: Any = None) -> dict[str, Any
 
 
 D = Decimal
+
+
+def wait_until_blocked(conn: psycopg.Connection, limit_s: float = 60) -> None:
+    """Return once another backend of this database waits on a lock. Polls; fails (rather than hangs)
+    when none does within limit_s, which means the lock the test relies on was never taken."""
+    deadline = time.monotonic() + limit_s
+    while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                           " AND datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
+        assert time.monotonic() < deadline, "no other session blocked on a lock"

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 import psycopg
-from helpers import D
+from helpers import D, wait_until_blocked
 
 
 def run_together(url: str, jobs: list[Callable[[psycopg.Connection], object]]) -> list[object]:
@@ -62,10 +62,7 @@ def test_rolled_back_issue_leaves_no_gap_even_with_a_concurrent_issuer(db, db_ur
         with conn.transaction(force_rollback=True):
             number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [c, rolled_back]).fetchone()[0]
             holding.set()
-            # roll back only once the other issuer is queued behind this one's series lock
-            while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                   " AND datname = current_database()").fetchone()[0]:
-                pass
+            wait_until_blocked(conn)  # roll back only once the other issuer queues behind the series lock
         return number
 
     def issue_after(conn: psycopg.Connection) -> object:

@@ -6,7 +6,7 @@ import threading
 
 import psycopg
 import pytest
-from helpers import D, refused, row
+from helpers import D, refused, row, wait_until_blocked
 from test_concurrency import run_together
 
 
@@ -147,13 +147,6 @@ def test_null_invoice_ids_are_null_arguments(db, api, shop) -> None:
     refused(db, "22004", "SELECT billing.add_product_line(%s, NULL, %s, 1, 1)", [c, order])
     refused(db, "22004", "SELECT billing.add_product_line(NULL, 1, %s, 1, 1)", [order])
     refused(db, "22004", "SELECT billing.add_tax_line(%s, NULL, 'DE_VAT', 0.1)", [c])
-
-
-def wait_until_blocked(conn: psycopg.Connection) -> None:
-    """Return once another backend of this database waits on a lock (polled, no sleeps)."""
-    while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                           " AND datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
-        pass
 
 
 @pytest.mark.parametrize("first", ["issue", "cancel"])
