@@ -202,6 +202,8 @@ BEGIN
         END IF;
         UPDATE billing.invoice_balance AS b SET credited = b.credited + NEW.total
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
+        -- The credit note's own balance: what of it is applied to invoices or refunded.
+        INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
         -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
         FOR r IN
             SELECT l.line_no, l.quantity, l.amount,
@@ -238,6 +240,12 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
+        -- A credit note pays its own invoice first, as far as that is open; the rest is open customer credit.
+        IF least(NEW.total, v_balance.total - v_balance.allocated) > 0 THEN
+            INSERT INTO billing.allocation (customer_id, currency, invoice_id, credit_note_id, amount, reason)
+            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id,
+                least(NEW.total, v_balance.total - v_balance.allocated), 'credit note applied to the invoice it corrects');
+        END IF;
     END IF;
 
     -- The billed part of order lines and charges: up for an invoice, down for what a credit note gives back.
@@ -280,9 +288,9 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.invoice_issued() IS
-'Trigger after a document is issued: opens the invoice''s balance row, or books a credit note against the '
-'credited invoice (never more than it billed, in all and per line: 23514), and moves the billed part of the '
-'order lines and charges involved.';
+'Trigger after a document is issued: opens the document''s balance row; books a credit note against the '
+'credited invoice (never more than it billed, in all and per line: 23514) and applies it to that invoice''s open '
+'amount (the rest is open customer credit); moves the billed part of the order lines and charges involved.';
 
 CREATE OR REPLACE TRIGGER t20_invoice_issued
 AFTER UPDATE ON billing.invoice

@@ -17,9 +17,24 @@ SELECT
     d.invoice_id IS NOT NULL AS is_disputed,
     c.invoice_id IS NOT NULL AS is_canceled,
     c.canceled_time,
-    c.cancel_reason
+    c.cancel_reason,
+    coalesce(a.paid, 0) AS paid,
+    b.total - b.allocated - b.refunded AS open_amount,
+    CASE
+        WHEN i.kind <> 'invoice' OR i.status <> 'issued' THEN NULL
+        WHEN c.invoice_id IS NOT NULL THEN 'canceled'
+        WHEN b.allocated = b.total AND coalesce(a.paid, 0) = 0 AND b.total > 0 THEN 'credited'
+        WHEN b.allocated = b.total THEN 'paid'
+        WHEN coalesce(a.paid, 0) > 0 THEN 'partially_paid'
+        ELSE 'open'
+    END AS payment_status
 FROM billing.invoice AS i
 LEFT JOIN billing.invoice_balance AS b ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+LEFT JOIN LATERAL (
+    SELECT sum(al.amount) AS paid
+    FROM billing.allocation AS al
+    WHERE al.customer_id = i.customer_id AND al.invoice_id = i.invoice_id AND al.payment_id IS NOT NULL
+) AS a ON TRUE
 LEFT JOIN billing.invoice_cancellation AS c ON i.customer_id = c.customer_id AND i.invoice_id = c.invoice_id
 -- at most one open dispute per invoice (invoice_dispute_open_key)
 LEFT JOIN billing.invoice_dispute AS d
@@ -27,7 +42,9 @@ LEFT JOIN billing.invoice_dispute AS d
 
 COMMENT ON VIEW billing.invoice_summary IS
 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back '
-'(credited), open dispute, and cancellation (time and reason, from billing.invoice_cancellation).';
+'(credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), '
+'open_amount (an invoice: not yet paid or credited; a credit note: its unapplied rest) and payment_status '
+'(open, partially_paid, paid, credited, canceled; NULL for drafts and credit notes).';
 
 CREATE OR REPLACE VIEW billing.invoice_line_summary AS
 SELECT
@@ -124,3 +141,30 @@ COMMENT ON VIEW billing.order_summary IS
 'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
 '0 once canceled), '
 'and its cancellation.';
+
+CREATE OR REPLACE VIEW billing.payment_summary AS
+SELECT
+    p.customer_id,
+    p.payment_id,
+    p.payment_no,
+    m.code AS method,
+    p.currency,
+    p.amount,
+    b.allocated,
+    b.amount - b.allocated - b.refunded - b.voided AS unallocated,
+    p.received_at,
+    c.payment_id IS NOT NULL AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason,
+    p.comments,
+    b.refunded,
+    p.reference,
+    p.recorded_at
+FROM billing.payment AS p
+INNER JOIN billing.payment_method AS m ON p.method_id = m.method_id
+INNER JOIN billing.payment_balance AS b ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+LEFT JOIN billing.payment_cancellation AS c ON p.customer_id = c.customer_id AND p.payment_id = c.payment_id;
+
+COMMENT ON VIEW billing.payment_summary IS
+'One row per payment: method, amount, what is allocated to invoices, what is left unallocated (open credit; '
+'0 once canceled), refunded, and its cancellation.';

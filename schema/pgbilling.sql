@@ -216,6 +216,187 @@ $$;
 
 COMMENT ON FUNCTION billing.add_tax_line(p_customer_id bigint, p_invoice_id bigint, p_tax_code text, p_rate numeric, p_taxable_amount numeric) IS 'Adds a tax line at p_rate (a fraction: 0.19 is 19 %) of p_taxable_amount, which defaults to the sum of the invoice''s other (non-tax) lines so far. Returns the line number.';
 
+-- Name: allocate(bigint, bigint, bigint, bigint, numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.allocate(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_currency text;
+    v_source_left numeric;
+    v_invoice_left numeric;
+    v_allocation_id bigint;
+BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id');
+    IF p_payment_id IS NOT NULL THEN
+        SELECT p.currency, b.amount - b.allocated - b.refunded - b.voided INTO v_currency, v_source_left
+        FROM billing.payment AS p
+        JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id
+        FOR UPDATE OF b;
+    ELSE
+        SELECT i.currency, b.total - b.allocated - b.refunded INTO v_currency, v_source_left
+        FROM billing.invoice AS i
+        JOIN billing.invoice_balance AS b ON b.customer_id = i.customer_id AND b.invoice_id = i.invoice_id
+        WHERE i.customer_id = p_customer_id AND i.invoice_id = billing.require(p_credit_note_id, 'p_credit_note_id')
+            AND i.kind = 'credit_note'
+        FOR UPDATE OF b;
+    END IF;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('%s does not exist (as a credit source)',
+            billing.source_label(p_customer_id, p_payment_id, p_credit_note_id)));
+    END IF;
+    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+    IF p_amount IS NULL AND least(v_source_left, v_invoice_left) = 0 THEN
+        PERFORM billing.fail('55000', format('nothing to allocate from %s to %s',
+            billing.source_label(p_customer_id, p_payment_id, p_credit_note_id), billing.document_label(p_customer_id, p_invoice_id)),
+            format('left to allocate %s, open %s', v_source_left, v_invoice_left));
+    END IF;
+    INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, credit_note_id, amount, reason)
+    VALUES (p_customer_id, v_currency, p_invoice_id, p_payment_id, p_credit_note_id,
+        coalesce(p_amount, least(v_source_left, coalesce(v_invoice_left, v_source_left))), p_reason)
+    RETURNING allocation_id INTO v_allocation_id;
+    RETURN v_allocation_id;
+END
+$$;
+
+-- Name: FUNCTION allocate(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.allocate(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) IS 'Internal to the allocating functions: applies p_amount (default: as much as both sides allow) of a payment or a credit note to an invoice, locking the source before the invoice.';
+
+-- Name: allocate_payment(bigint, bigint, bigint, numeric); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL::numeric) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    SELECT billing.allocate(p_customer_id, billing.require(p_payment_id, 'p_payment_id'), NULL, p_invoice_id, p_amount)
+$$;
+
+-- Name: FUNCTION allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric) IS 'Applies a payment to an invoice of the same customer and currency: p_amount, or as much as both allow; returns the allocation id. More than the payment has left or the invoice has open: 23514; nothing to allocate: 55000.';
+
+-- Name: allocation_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.allocation_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_source text;
+    v_target text;
+    v_original billing.allocation;
+    v_source_left numeric;
+    v_invoice_left numeric;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('allocation %s of customer %s is history: %s refused',
+            OLD.allocation_id, OLD.customer_id, TG_OP), p_hint => 'Reverse it with billing.unallocate.');
+    END IF;
+    NEW.allocated_at := clock_timestamp();
+    v_source := billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id);
+    v_target := billing.document_label(NEW.customer_id, NEW.invoice_id);
+
+    IF NEW.reverses_allocation_id IS NOT NULL THEN
+        SELECT a.* INTO v_original FROM billing.allocation AS a
+        WHERE a.customer_id = NEW.customer_id AND a.allocation_id = NEW.reverses_allocation_id;
+        IF NOT FOUND THEN
+            RETURN NEW;  -- the foreign key reports it
+        END IF;
+        IF v_original.reverses_allocation_id IS NOT NULL OR EXISTS (
+            SELECT FROM billing.allocation AS r
+            WHERE r.customer_id = NEW.customer_id AND r.reverses_allocation_id = NEW.reverses_allocation_id
+        ) THEN
+            PERFORM billing.fail('55000', format('allocation %s of customer %s is reversed already, or is a reversal',
+                NEW.reverses_allocation_id, NEW.customer_id));
+        END IF;
+        IF (NEW.invoice_id, NEW.payment_id, NEW.credit_note_id, NEW.currency, NEW.amount)
+            IS DISTINCT FROM (v_original.invoice_id, v_original.payment_id, v_original.credit_note_id,
+                v_original.currency, -v_original.amount) THEN
+            PERFORM billing.fail('23514', format('a reversal of allocation %s must mirror it', v_original.allocation_id),
+                'same invoice, source and currency, the negative amount', 'Use billing.unallocate.');
+        END IF;
+    ELSE
+        PERFORM billing.check_money(NEW.amount, NEW.currency, format('allocation from %s to %s', v_source, v_target));
+        IF EXISTS (
+            SELECT FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id AND i.kind <> 'invoice'
+        ) THEN
+            PERFORM billing.fail('23503', format('%s is not an invoice: nothing can be allocated to it', v_target),
+                p_hint => 'Apply a credit note to an invoice with billing.apply_credit_note.');
+        END IF;
+        IF NOT EXISTS (
+            SELECT FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id AND i.status = 'issued'
+        ) AND EXISTS (
+            SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id
+        ) THEN
+            PERFORM billing.fail('55000', format('%s is a draft: nothing can be allocated to it', v_target));
+        END IF;
+        IF EXISTS (
+            SELECT FROM billing.payment_cancellation AS pc
+            WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = NEW.payment_id
+        ) THEN
+            PERFORM billing.fail('55000', format('%s is canceled: nothing can be allocated from it', v_source));
+        END IF;
+        IF EXISTS (
+            SELECT FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.credit_note_id AND i.status <> 'issued'
+        ) THEN
+            PERFORM billing.fail('55000', format('%s is a draft: nothing can be allocated from it', v_source));
+        END IF;
+    END IF;
+
+    -- The source first, then the invoice: the lock order of every allocating path.
+    IF NEW.payment_id IS NOT NULL THEN
+        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_source_left FROM billing.payment_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+        FOR UPDATE;
+    ELSE
+        SELECT b.total - b.allocated - b.refunded INTO v_source_left FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
+        FOR UPDATE;
+    END IF;
+    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
+    FOR UPDATE;
+    IF NEW.amount > v_source_left THEN
+        PERFORM billing.fail('23514', format('%s has %s left to allocate, not %s', v_source, v_source_left, NEW.amount));
+    END IF;
+    IF NEW.amount > v_invoice_left THEN
+        PERFORM billing.fail('23514', format('%s has %s open, not %s', v_target, v_invoice_left, NEW.amount),
+            p_hint => 'Allocate at most its open amount; the rest of the payment stays unapplied.');
+    END IF;
+    IF NEW.payment_id IS NOT NULL THEN
+        UPDATE billing.payment_balance AS b SET allocated = b.allocated + NEW.amount
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
+    ELSE
+        UPDATE billing.invoice_balance AS b SET allocated = b.allocated + NEW.amount
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id;
+    END IF;
+    UPDATE billing.invoice_balance AS b SET allocated = b.allocated + NEW.amount
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION allocation_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.allocation_rules() IS 'Trigger: an allocation goes to an issued invoice from an uncanceled payment or an issued credit note (55000), fits the currency, and never exceeds what the source has left or the invoice has open (23514); a reversal mirrors its original and happens once (55000). Moves both balances; allocations never change (PB001).';
+
+-- Name: apply_credit_note(bigint, bigint, bigint, numeric); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL::numeric) RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    SELECT billing.allocate(p_customer_id, NULL, billing.require(p_credit_note_id, 'p_credit_note_id'), p_invoice_id, p_amount)
+$$;
+
+-- Name: FUNCTION apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric) IS 'Applies the unapplied rest of a credit note (open customer credit) to an invoice; returns the allocation id.';
+
 -- Name: bill_order(bigint, bigint, jsonb, date); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.bill_order(p_customer_id bigint, p_order_id bigint, p_quantities jsonb DEFAULT NULL::jsonb, p_due_date date DEFAULT NULL::date) RETURNS bigint
@@ -365,6 +546,28 @@ $$;
 -- Name: FUNCTION cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text) IS 'Cancels an order with a reason: every open invoice billing it is voided by a credit note, and the order, those invoices and their lines read canceled with one canceled time and reason. Canceling twice: 55000.';
+
+-- Name: cancel_payment(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM billing.payment AS p
+        WHERE p.customer_id = billing.require(p_customer_id, 'p_customer_id')
+            AND p.payment_id = billing.require(p_payment_id, 'p_payment_id')
+    ) THEN
+        PERFORM billing.fail('23503', format('payment %s of customer %s does not exist', p_payment_id, p_customer_id));
+    END IF;
+    INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+    VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
+END
+$$;
+
+-- Name: FUNCTION cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, and records the time and reason. Twice: 55000.';
 
 -- Name: check_credit_note_line(); Type: FUNCTION; Schema: billing
 
@@ -731,6 +934,8 @@ BEGIN
         END IF;
         UPDATE billing.invoice_balance AS b SET credited = b.credited + NEW.total
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id;
+        -- The credit note's own balance: what of it is applied to invoices or refunded.
+        INSERT INTO billing.invoice_balance (customer_id, invoice_id, total) VALUES (NEW.customer_id, NEW.invoice_id, NEW.total);
         -- Per line, over all issued credit notes (the invoice's balance row lock serializes them).
         FOR r IN
             SELECT l.line_no, l.quantity, l.amount,
@@ -767,6 +972,12 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
+        -- A credit note pays its own invoice first, as far as that is open; the rest is open customer credit.
+        IF least(NEW.total, v_balance.total - v_balance.allocated) > 0 THEN
+            INSERT INTO billing.allocation (customer_id, currency, invoice_id, credit_note_id, amount, reason)
+            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id,
+                least(NEW.total, v_balance.total - v_balance.allocated), 'credit note applied to the invoice it corrects');
+        END IF;
     END IF;
 
     -- The billed part of order lines and charges: up for an invoice, down for what a credit note gives back.
@@ -810,7 +1021,7 @@ $$;
 
 -- Name: FUNCTION invoice_issued(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.invoice_issued() IS 'Trigger after a document is issued: opens the invoice''s balance row, or books a credit note against the credited invoice (never more than it billed, in all and per line: 23514), and moves the billed part of the order lines and charges involved.';
+COMMENT ON FUNCTION billing.invoice_issued() IS 'Trigger after a document is issued: opens the document''s balance row; books a credit note against the credited invoice (never more than it billed, in all and per line: 23514) and applies it to that invoice''s open amount (the rest is open customer credit); moves the billed part of the order lines and charges involved.';
 
 -- Name: invoice_rules(); Type: FUNCTION; Schema: billing
 
@@ -1201,6 +1412,83 @@ $$;
 
 COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and order_charge: the billed part is written by pgbilling''s triggers only (PB002), keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
 
+-- Name: payment_cancellation_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.payment_cancellation_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_allocation billing.allocation;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
+            billing.source_label(OLD.customer_id, OLD.payment_id, NULL), TG_OP));
+    END IF;
+    IF EXISTS (
+        SELECT FROM billing.payment_cancellation AS pc
+        WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = NEW.payment_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
+    END IF;
+    -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
+    FOR v_allocation IN
+        SELECT a.* FROM billing.allocation AS a
+        WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id AND a.reverses_allocation_id IS NULL
+            AND NOT EXISTS (
+                SELECT FROM billing.allocation AS r
+                WHERE r.customer_id = a.customer_id AND r.reverses_allocation_id = a.allocation_id
+            )
+        ORDER BY a.invoice_id, a.allocation_id
+    LOOP
+        INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, amount, reverses_allocation_id, reason)
+        VALUES (v_allocation.customer_id, v_allocation.currency, v_allocation.invoice_id, v_allocation.payment_id,
+            -v_allocation.amount, v_allocation.allocation_id, NEW.cancel_reason);
+    END LOOP;
+    UPDATE billing.payment_balance AS b SET voided = b.amount - b.allocated - b.refunded
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION payment_cancellation_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.payment_cancellation_rules() IS 'Trigger: canceling a payment (once: 55000) reverses its allocations, so the invoices it paid are open again, and voids its unallocated rest; a cancellation never changes (PB001).';
+
+-- Name: payment_recorded(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.payment_recorded() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO billing.payment_balance (customer_id, payment_id, amount) VALUES (NEW.customer_id, NEW.payment_id, NEW.amount);
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION payment_recorded(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.payment_recorded() IS 'Trigger after a payment is recorded: opens its balance row.';
+
+-- Name: payment_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.payment_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('payment %s of customer %s is recorded and never changes: %s refused',
+            OLD.payment_no, OLD.customer_id, TG_OP), p_hint => 'Cancel it (billing.cancel_payment) or refund it.');
+    END IF;
+    PERFORM billing.check_money(NEW.amount, NEW.currency, format('payment %s of customer %s', NEW.payment_no, NEW.customer_id));
+    NEW.recorded_at := clock_timestamp();  -- history goes by when pgbilling learned of it
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION payment_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.payment_rules() IS 'Trigger: a payment fits its currency (23514), is stamped with the time it is recorded, and never changes (PB001).';
+
 -- Name: place_order(bigint, text, jsonb, text); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text DEFAULT NULL::text) RETURNS bigint
@@ -1242,6 +1530,49 @@ $_$;
 -- Name: FUNCTION place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) IS 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] (or "product_id" for "sku"); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
+
+-- Name: record_payment(bigint, text, numeric, text, timestamp with time zone, text, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone DEFAULT now(), p_payment_no text DEFAULT NULL::text, p_reference text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_method_id bigint;
+    v_payment_id bigint;
+    v_existing billing.payment;
+BEGIN
+    SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method),
+            p_hint => 'Use a code from billing.payment_method (CASH, CARD, ...).');
+    END IF;
+    v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
+    -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
+    INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
+    OVERRIDING SYSTEM VALUE
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
+        billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
+        coalesce(p_received_at, now()), p_reference)
+    ON CONFLICT (payment_no) DO NOTHING
+    RETURNING payment_id INTO v_payment_id;
+    IF FOUND THEN
+        RETURN v_payment_id;
+    END IF;
+    SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.payment_no = p_payment_no;
+    IF (v_existing.customer_id, v_existing.currency, v_existing.amount, v_existing.method_id)
+        IS DISTINCT FROM (p_customer_id, p_currency::char(3), p_amount, v_method_id) THEN
+        PERFORM billing.fail('23505', format('payment number %L is taken by a different payment', p_payment_no),
+            format('recorded: customer %s, %s %s by %s', v_existing.customer_id, v_existing.amount, v_existing.currency,
+                (SELECT m.code FROM billing.payment_method AS m WHERE m.method_id = v_existing.method_id)),
+            'A retry must repeat customer, currency, amount and method; a new payment needs a new number.');
+    END IF;
+    RETURN v_existing.payment_id;
+END
+$$;
+
+-- Name: FUNCTION record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. Idempotent on the payment number: the same number with the same customer, currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
 
 -- Name: refuse_direct_change(); Type: FUNCTION; Schema: billing
 
@@ -1398,6 +1729,53 @@ $$;
 
 COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed uncanceled, its keys never change, a cancellation is final, a billed order keeps its currency.';
 
+-- Name: source_label(bigint, bigint, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN p_payment_id IS NOT NULL THEN coalesce(
+            (SELECT format('payment %s of customer %s', p.payment_no, p.customer_id) FROM billing.payment AS p
+             WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id),
+            format('payment id %s of customer %s', p_payment_id, p_customer_id))
+        ELSE billing.document_label(p_customer_id, p_credit_note_id)
+    END
+$$;
+
+-- Name: FUNCTION source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) IS 'How errors name a credit source: a payment or a credit note.';
+
+-- Name: unallocate(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_original billing.allocation;
+    v_reversal_id bigint;
+BEGIN
+    SELECT a.* INTO v_original FROM billing.allocation AS a
+    WHERE a.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND a.allocation_id = billing.require(p_allocation_id, 'p_allocation_id');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('allocation %s of customer %s does not exist', p_allocation_id, p_customer_id));
+    END IF;
+    INSERT INTO billing.allocation (
+        customer_id, currency, invoice_id, payment_id, credit_note_id, amount, reverses_allocation_id, reason
+    ) VALUES (
+        p_customer_id, v_original.currency, v_original.invoice_id, v_original.payment_id, v_original.credit_note_id,
+        -v_original.amount, p_allocation_id, p_reason
+    ) RETURNING allocation_id INTO v_reversal_id;
+    RETURN v_reversal_id;
+END
+$$;
+
+-- Name: FUNCTION unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text) IS 'Reverses an allocation by appending a reversing entry (returned); the invoice is open again by that amount and the source has it back. Twice, or a reversal: 55000.';
+
 -- Name: validate_line(bigint, bigint, integer); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) RETURNS void
@@ -1489,6 +1867,51 @@ $$;
 -- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) IS 'Cancels an issued invoice: credits everything not yet credited with one credit note (returned) and records the cancellation time and reason. Canceling twice: 55000.';
+
+-- Name: allocation; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.allocation (
+    customer_id bigint NOT NULL,
+    allocation_id bigint NOT NULL,
+    currency character(3) NOT NULL,
+    invoice_id bigint NOT NULL,
+    invoice_kind text DEFAULT 'invoice'::text NOT NULL,
+    payment_id bigint,
+    credit_note_id bigint,
+    credit_note_kind text DEFAULT 'credit_note'::text NOT NULL,
+    amount numeric NOT NULL,
+    reverses_allocation_id bigint,
+    allocated_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text,
+    allocated_by text DEFAULT CURRENT_USER NOT NULL,
+    CONSTRAINT allocation_amount_check CHECK (((amount <> (0)::numeric) AND ((amount > (0)::numeric) = (reverses_allocation_id IS NULL)))),
+    CONSTRAINT allocation_credit_note_kind_check CHECK ((credit_note_kind = 'credit_note'::text)),
+    CONSTRAINT allocation_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text)),
+    CONSTRAINT allocation_source_check CHECK ((num_nonnulls(payment_id, credit_note_id) = 1))
+);
+
+-- Name: TABLE allocation; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.allocation IS 'Append-only history of credit applied to invoices: part of a payment or of a credit note, to one invoice of the same customer and currency (composite foreign keys). Un-allocating adds a reversing entry (negative amount, reverses_allocation_id) and changes nothing, so any balance can be computed as of any past time.';
+
+-- Name: COLUMN allocation.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.amount IS 'Positive when applied; the negative of the original in a reversing entry.';
+
+-- Name: COLUMN allocation.allocated_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.allocated_at IS 'When it was recorded: what point-in-time balances go by.';
+
+-- Name: allocation_allocation_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.allocation ALTER COLUMN allocation_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.allocation_allocation_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 -- Name: credit_note_line; Type: TABLE; Schema: billing
 
@@ -1637,12 +2060,23 @@ CREATE TABLE billing.invoice_balance (
     invoice_id bigint NOT NULL,
     total numeric NOT NULL,
     credited numeric DEFAULT 0 NOT NULL,
+    allocated numeric DEFAULT 0 NOT NULL,
+    refunded numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT invoice_balance_allocated_check CHECK (((allocated >= (0)::numeric) AND (refunded >= (0)::numeric) AND ((allocated + refunded) <= total))),
     CONSTRAINT invoice_balance_credited_check CHECK (((credited >= (0)::numeric) AND (credited <= total)))
 );
 
 -- Name: TABLE invoice_balance; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.invoice_balance IS 'Running totals of an issued invoice, one row each, kept by triggers only (the invoice row itself never changes). Its CHECKs bound what credit notes can give back; its row lock serializes concurrent crediting.';
+
+-- Name: COLUMN invoice_balance.allocated; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_balance.allocated IS 'For an invoice: paid (applied to it). For a credit note: applied from it to invoices.';
+
+-- Name: COLUMN invoice_balance.refunded; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_balance.refunded IS 'For a credit note: paid back to the customer from its rest.';
 
 -- Name: invoice_cancellation; Type: TABLE; Schema: billing
 
@@ -1836,15 +2270,28 @@ CREATE VIEW billing.invoice_summary AS
     (d.invoice_id IS NOT NULL) AS is_disputed,
     (c.invoice_id IS NOT NULL) AS is_canceled,
     c.canceled_time,
-    c.cancel_reason
-   FROM (((billing.invoice i
+    c.cancel_reason,
+    COALESCE(a.paid, (0)::numeric) AS paid,
+    ((b.total - b.allocated) - b.refunded) AS open_amount,
+        CASE
+            WHEN ((i.kind <> 'invoice'::text) OR (i.status <> 'issued'::text)) THEN NULL::text
+            WHEN (c.invoice_id IS NOT NULL) THEN 'canceled'::text
+            WHEN ((b.allocated = b.total) AND (COALESCE(a.paid, (0)::numeric) = (0)::numeric) AND (b.total > (0)::numeric)) THEN 'credited'::text
+            WHEN (b.allocated = b.total) THEN 'paid'::text
+            WHEN (COALESCE(a.paid, (0)::numeric) > (0)::numeric) THEN 'partially_paid'::text
+            ELSE 'open'::text
+        END AS payment_status
+   FROM ((((billing.invoice i
      LEFT JOIN billing.invoice_balance b ON (((i.customer_id = b.customer_id) AND (i.invoice_id = b.invoice_id))))
+     LEFT JOIN LATERAL ( SELECT sum(al.amount) AS paid
+           FROM billing.allocation al
+          WHERE ((al.customer_id = i.customer_id) AND (al.invoice_id = i.invoice_id) AND (al.payment_id IS NOT NULL))) a ON (true))
      LEFT JOIN billing.invoice_cancellation c ON (((i.customer_id = c.customer_id) AND (i.invoice_id = c.invoice_id))))
      LEFT JOIN billing.invoice_dispute d ON (((i.customer_id = d.customer_id) AND (i.invoice_id = d.invoice_id) AND (d.resolved_at IS NULL))));
 
 -- Name: VIEW invoice_summary; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, and cancellation (time and reason, from billing.invoice_cancellation).';
+COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), open_amount (an invoice: not yet paid or credited; a credit note: its unapplied rest) and payment_status (open, partially_paid, paid, credited, canceled; NULL for drafts and credit notes).';
 
 -- Name: line_type; Type: TABLE; Schema: billing
 
@@ -1942,6 +2389,142 @@ CREATE VIEW billing.order_summary AS
 
 COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), and its cancellation.';
 
+-- Name: payment; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    payment_no text NOT NULL,
+    currency character(3) NOT NULL,
+    amount numeric NOT NULL,
+    method_id bigint NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reference text,
+    comments text,
+    CONSTRAINT payment_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT payment_payment_no_check CHECK ((payment_no <> ''::text))
+);
+
+-- Name: TABLE payment; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment IS 'Money received from a customer, in one currency. Immutable once recorded; what it pays is in billing.allocation, its cancellation in billing.payment_cancellation.';
+
+-- Name: COLUMN payment.payment_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.payment_no IS 'Unique across the system: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it.';
+
+-- Name: COLUMN payment.received_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.received_at IS 'When the money was received (value date), as the shop reports it.';
+
+-- Name: COLUMN payment.recorded_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.recorded_at IS 'When pgbilling recorded it: what point-in-time balances go by.';
+
+-- Name: payment_balance; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment_balance (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    amount numeric NOT NULL,
+    allocated numeric DEFAULT 0 NOT NULL,
+    refunded numeric DEFAULT 0 NOT NULL,
+    voided numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT payment_balance_amount_check CHECK (((allocated >= (0)::numeric) AND (refunded >= (0)::numeric) AND (voided >= (0)::numeric) AND (((allocated + refunded) + voided) <= amount)))
+);
+
+-- Name: TABLE payment_balance; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment_balance IS 'Running totals of a payment, one row each, kept by triggers only. Its CHECK keeps what was allocated, refunded and voided (by cancellation) within the amount; its row lock serializes concurrent use of the payment.';
+
+-- Name: COLUMN payment_balance.voided; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_balance.voided IS 'The unallocated rest of a canceled payment: never usable again.';
+
+-- Name: payment_cancellation; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment_cancellation (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    canceled_time timestamp with time zone NOT NULL,
+    cancel_reason text NOT NULL,
+    CONSTRAINT payment_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text))
+);
+
+-- Name: TABLE payment_cancellation; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment_cancellation IS 'A canceled payment (bounced, charged back, or its order canceled): when and why. Its allocations were reversed.';
+
+-- Name: payment_method; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment_method (
+    method_id bigint NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    sequence_no integer DEFAULT 0 NOT NULL,
+    description text,
+    CONSTRAINT payment_method_code_check CHECK ((code ~ '^[A-Z][A-Z0-9_]*$'::text))
+);
+
+-- Name: TABLE payment_method; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment_method IS 'How money moves: cash, card, transfer. The API names a method by its code.';
+
+-- Name: COLUMN payment_method.sequence_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_method.sequence_no IS 'Display order of the methods in a list.';
+
+-- Name: payment_method_method_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.payment_method ALTER COLUMN method_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.payment_method_method_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: payment_payment_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.payment ALTER COLUMN payment_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.payment_payment_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: payment_summary; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.payment_summary AS
+ SELECT p.customer_id,
+    p.payment_id,
+    p.payment_no,
+    m.code AS method,
+    p.currency,
+    p.amount,
+    b.allocated,
+    (((b.amount - b.allocated) - b.refunded) - b.voided) AS unallocated,
+    p.received_at,
+    (c.payment_id IS NOT NULL) AS is_canceled,
+    c.canceled_time,
+    c.cancel_reason,
+    p.comments,
+    b.refunded,
+    p.reference,
+    p.recorded_at
+   FROM (((billing.payment p
+     JOIN billing.payment_method m ON ((p.method_id = m.method_id)))
+     JOIN billing.payment_balance b ON (((p.customer_id = b.customer_id) AND (p.payment_id = b.payment_id))))
+     LEFT JOIN billing.payment_cancellation c ON (((p.customer_id = c.customer_id) AND (p.payment_id = c.payment_id))));
+
+-- Name: VIEW payment_summary; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.payment_summary IS 'One row per payment: method, amount, what is allocated to invoices, what is left unallocated (open credit; 0 once canceled), refunded, and its cancellation.';
+
 -- Name: product; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.product (
@@ -1994,6 +2577,16 @@ CREATE TABLE billing.tax_authority (
 
 COMMENT ON TABLE billing.tax_authority IS 'Who a tax line is remitted to, e.g. a national VAT or a state sales tax.';
 
+-- Name: allocation allocation_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_pkey PRIMARY KEY (customer_id, allocation_id);
+
+-- Name: allocation allocation_reverses_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_reverses_key UNIQUE (customer_id, reverses_allocation_id);
+
 -- Name: credit_note_line credit_note_line_credited_line_key; Type: CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.credit_note_line
@@ -2038,6 +2631,11 @@ ALTER TABLE ONLY billing.invoice_cancellation
 
 ALTER TABLE ONLY billing.invoice
     ADD CONSTRAINT invoice_credited_invoice_key UNIQUE (customer_id, invoice_id, kind, credited_invoice_id);
+
+-- Name: invoice invoice_currency_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.invoice
+    ADD CONSTRAINT invoice_currency_key UNIQUE (customer_id, invoice_id, kind, currency);
 
 -- Name: invoice_discount_line invoice_discount_line_pkey; Type: CONSTRAINT; Schema: billing
 
@@ -2109,6 +2707,46 @@ ALTER TABLE ONLY billing.order_charge
 ALTER TABLE ONLY billing.order_line
     ADD CONSTRAINT order_line_pkey PRIMARY KEY (customer_id, order_id, line_no);
 
+-- Name: payment_balance payment_balance_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_balance
+    ADD CONSTRAINT payment_balance_pkey PRIMARY KEY (customer_id, payment_id);
+
+-- Name: payment_cancellation payment_cancellation_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_cancellation
+    ADD CONSTRAINT payment_cancellation_pkey PRIMARY KEY (customer_id, payment_id);
+
+-- Name: payment payment_currency_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_currency_key UNIQUE (customer_id, payment_id, currency);
+
+-- Name: payment_method payment_method_code_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_method
+    ADD CONSTRAINT payment_method_code_key UNIQUE (code);
+
+-- Name: payment_method payment_method_name_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_method
+    ADD CONSTRAINT payment_method_name_key UNIQUE (name);
+
+-- Name: payment_method payment_method_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_method
+    ADD CONSTRAINT payment_method_pkey PRIMARY KEY (method_id);
+
+-- Name: payment payment_payment_no_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_payment_no_key UNIQUE (payment_no);
+
+-- Name: payment payment_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_pkey PRIMARY KEY (customer_id, payment_id);
+
 -- Name: product product_pkey; Type: CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.product
@@ -2134,6 +2772,18 @@ ALTER TABLE ONLY billing.sales_order
 ALTER TABLE ONLY billing.tax_authority
     ADD CONSTRAINT tax_authority_pkey PRIMARY KEY (tax_code);
 
+-- Name: allocation_credit_note_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX allocation_credit_note_idx ON billing.allocation USING btree (customer_id, credit_note_id) WHERE (credit_note_id IS NOT NULL);
+
+-- Name: allocation_invoice_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX allocation_invoice_idx ON billing.allocation USING btree (customer_id, invoice_id);
+
+-- Name: allocation_payment_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX allocation_payment_idx ON billing.allocation USING btree (customer_id, payment_id) WHERE (payment_id IS NOT NULL);
+
 -- Name: credit_note_line_credited_line_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USING btree (customer_id, credited_invoice_id, credited_line_no);
@@ -2153,6 +2803,10 @@ CREATE INDEX invoice_fee_line_order_idx ON billing.invoice_fee_line USING btree 
 -- Name: invoice_product_line_order_line_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line USING btree (customer_id, order_id, order_line_no);
+
+-- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_allocation_no_truncate BEFORE TRUNCATE ON billing.allocation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
 -- Name: credit_note_line t05_credit_note_line_no_truncate; Type: TRIGGER; Schema: billing
 
@@ -2201,6 +2855,22 @@ CREATE TRIGGER t05_invoice_product_line_no_truncate BEFORE TRUNCATE ON billing.i
 -- Name: invoice_tax_line t05_invoice_tax_line_no_truncate; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t05_invoice_tax_line_no_truncate BEFORE TRUNCATE ON billing.invoice_tax_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: payment_balance t05_payment_balance_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_payment_balance_no_truncate BEFORE TRUNCATE ON billing.payment_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: payment_cancellation t05_payment_cancellation_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_payment_cancellation_no_truncate BEFORE TRUNCATE ON billing.payment_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: payment t05_payment_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_payment_no_truncate BEFORE TRUNCATE ON billing.payment FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: allocation t10_allocation_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_allocation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.allocation FOR EACH ROW EXECUTE FUNCTION billing.allocation_rules();
 
 -- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing
 
@@ -2258,6 +2928,18 @@ CREATE TRIGGER t10_order_charge_rules BEFORE INSERT OR UPDATE ON billing.order_c
 
 CREATE TRIGGER t10_order_line_rules BEFORE INSERT OR UPDATE ON billing.order_line FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
 
+-- Name: payment_balance t10_payment_balance_derived; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_payment_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+
+-- Name: payment_cancellation t10_payment_cancellation_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_payment_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_cancellation FOR EACH ROW EXECUTE FUNCTION billing.payment_cancellation_rules();
+
+-- Name: payment t10_payment_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_payment_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_rules();
+
 -- Name: sales_order t10_sales_order_rules; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t10_sales_order_rules BEFORE INSERT OR UPDATE ON billing.sales_order FOR EACH ROW EXECUTE FUNCTION billing.sales_order_rules();
@@ -2294,9 +2976,33 @@ CREATE TRIGGER t20_invoice_product_line_check AFTER INSERT OR UPDATE ON billing.
 
 CREATE TRIGGER t20_invoice_tax_line_check AFTER INSERT OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.check_invoice_line();
 
+-- Name: payment t20_payment_recorded; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_payment_recorded AFTER INSERT ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_recorded();
+
 -- Name: sales_order t20_sales_order_canceled; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t20_sales_order_canceled AFTER UPDATE ON billing.sales_order FOR EACH ROW WHEN (((NOT old.is_canceled) AND new.is_canceled)) EXECUTE FUNCTION billing.sales_order_canceled();
+
+-- Name: allocation allocation_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_credit_note_fkey FOREIGN KEY (customer_id, credit_note_id, credit_note_kind, currency) REFERENCES billing.invoice(customer_id, invoice_id, kind, currency);
+
+-- Name: allocation allocation_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_invoice_fkey FOREIGN KEY (customer_id, invoice_id, invoice_kind, currency) REFERENCES billing.invoice(customer_id, invoice_id, kind, currency);
+
+-- Name: allocation allocation_payment_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_payment_fkey FOREIGN KEY (customer_id, payment_id, currency) REFERENCES billing.payment(customer_id, payment_id, currency);
+
+-- Name: allocation allocation_reverses_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.allocation
+    ADD CONSTRAINT allocation_reverses_fkey FOREIGN KEY (customer_id, reverses_allocation_id) REFERENCES billing.allocation(customer_id, allocation_id);
 
 -- Name: credit_note_line credit_note_line_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
 
@@ -2427,6 +3133,31 @@ ALTER TABLE ONLY billing.order_line
 
 ALTER TABLE ONLY billing.order_line
     ADD CONSTRAINT order_line_product_fkey FOREIGN KEY (product_id) REFERENCES billing.product(product_id);
+
+-- Name: payment_balance payment_balance_payment_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_balance
+    ADD CONSTRAINT payment_balance_payment_fkey FOREIGN KEY (customer_id, payment_id) REFERENCES billing.payment(customer_id, payment_id);
+
+-- Name: payment_cancellation payment_cancellation_payment_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment_cancellation
+    ADD CONSTRAINT payment_cancellation_payment_fkey FOREIGN KEY (customer_id, payment_id) REFERENCES billing.payment(customer_id, payment_id);
+
+-- Name: payment payment_currency_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_currency_fkey FOREIGN KEY (currency) REFERENCES billing.currency(code);
+
+-- Name: payment payment_customer_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: payment payment_method_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.payment
+    ADD CONSTRAINT payment_method_fkey FOREIGN KEY (method_id) REFERENCES billing.payment_method(method_id);
 
 -- Name: sales_order sales_order_currency_fkey; Type: FK CONSTRAINT; Schema: billing
 
