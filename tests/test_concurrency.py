@@ -100,3 +100,35 @@ def test_concurrent_credit_notes_never_credit_more_than_the_invoice(db, db_url, 
     assert sum(not isinstance(r, psycopg.Error) for r in results) == 1, results
     assert db.execute("SELECT credited FROM billing.invoice_balance WHERE invoice_id = %s", [inv]).fetchone()[0] == D(30)
     assert db.execute("SELECT billed_quantity FROM billing.order_line WHERE order_id = %s", [order]).fetchone()[0] == 1
+
+
+def test_eight_payments_racing_for_one_invoice_never_overpay_it(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    inv = api.create_invoice(c, "EUR")
+    api.add_fee_line(c, inv, "ADMIN", 100)
+    api.issue_invoice(c, inv)
+    payments = [api.record_payment(c, "EUR", 20, "CARD") for _ in range(8)]
+    allocate = [lambda conn, p=p: conn.execute("SELECT billing.allocate_payment(%s, %s, %s, 20)", [c, p, inv]).fetchone()
+                for p in payments]
+    results = run_together(db_url, allocate)
+    failures = [r for r in results if isinstance(r, psycopg.Error)]
+    assert len(failures) == 3 and {f.sqlstate for f in failures} == {"23514"}, results
+    assert db.execute("SELECT allocated FROM billing.invoice_balance WHERE invoice_id = %s", [inv]).fetchone()[0] == 100
+    assert db.execute("SELECT sum(amount) FROM billing.allocation WHERE invoice_id = %s", [inv]).fetchone()[0] == 100
+
+
+def test_one_payment_racing_into_eight_invoices_never_overspends(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    invoices = []
+    for _ in range(8):
+        inv = api.create_invoice(c, "EUR")
+        api.add_fee_line(c, inv, "ADMIN", 20)
+        api.issue_invoice(c, inv)
+        invoices.append(inv)
+    p = api.record_payment(c, "EUR", 100, "BANK_TRANSFER")
+    allocate = [lambda conn, i=i: conn.execute("SELECT billing.allocate_payment(%s, %s, %s)", [c, p, i]).fetchone()
+                for i in invoices]
+    results = run_together(db_url, allocate)
+    failures = [r for r in results if isinstance(r, psycopg.Error)]
+    assert len(failures) == 3 and {f.sqlstate for f in failures} == {"55000"}, results  # nothing left to allocate
+    assert db.execute("SELECT allocated FROM billing.payment_balance WHERE payment_id = %s", [p]).fetchone()[0] == 100
