@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlfluff
 
-from pgbilling import dump, paths
+from pgbilling import dump, paths, server
 
 SQL_FILES = sorted(
     p for folder in (paths.MIGRATIONS, paths.FUNCTIONS, paths.SEEDS) for p in folder.glob("*.sql")
@@ -73,3 +74,15 @@ def test_every_table_view_and_function_has_a_comment(postgresql: psycopg.Connect
         """
     ).fetchall()
     assert missing == [], "COMMENT ON missing for: " + ", ".join(m[0] for m in missing)
+
+
+def test_readme_walkthrough_runs_in_psql(db_url: str, tmp_path: Path) -> None:
+    """README's SQL walkthrough is run as written, in psql, on a freshly migrated database."""
+    readme = (paths.SQL_ROOT / "README.md").read_text(encoding="utf-8")
+    walkthrough = readme.split("```sql\n", 1)[1].split("```\n", 1)[0]
+    script = tmp_path / "walkthrough.sql"
+    script.write_text(walkthrough, encoding="utf-8")
+    done = subprocess.run([str(server.bin_path("psql")), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(script), db_url],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "INV-000003 | invoice     | 297.50 |     5.00 | 87.75 |      204.75 | partially_paid" in done.stdout
