@@ -168,3 +168,35 @@ LEFT JOIN billing.payment_cancellation AS c ON p.customer_id = c.customer_id AND
 COMMENT ON VIEW billing.payment_summary IS
 'One row per payment: method, amount, what is allocated to invoices, what is left unallocated (open credit; '
 '0 once canceled), refunded, and its cancellation.';
+
+CREATE OR REPLACE VIEW billing.customer_balance AS
+SELECT
+    customer_id,
+    currency,
+    sum(receivable) AS receivable,
+    sum(open_credit) AS open_credit,
+    sum(receivable) - sum(open_credit) AS net
+FROM (
+    SELECT
+        i.customer_id,
+        i.currency,
+        CASE WHEN i.kind = 'invoice' THEN b.total - b.allocated ELSE 0 END AS receivable,
+        CASE WHEN i.kind = 'credit_note' THEN b.total - b.allocated - b.refunded ELSE 0 END AS open_credit
+    FROM billing.invoice_balance AS b
+    INNER JOIN billing.invoice AS i ON b.customer_id = i.customer_id AND b.invoice_id = i.invoice_id
+    WHERE b.allocated + b.refunded < b.total
+    UNION ALL
+    SELECT
+        p.customer_id,
+        p.currency,
+        0 AS receivable,
+        b.amount - b.allocated - b.refunded - b.voided AS open_credit
+    FROM billing.payment_balance AS b
+    INNER JOIN billing.payment AS p ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE b.allocated + b.refunded + b.voided < b.amount
+) AS open_item
+GROUP BY customer_id, currency;
+
+COMMENT ON VIEW billing.customer_balance IS
+'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit '
+'notes), and net = receivable - open_credit. Only customers with something open appear.';

@@ -397,6 +397,70 @@ $$;
 
 COMMENT ON FUNCTION billing.apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric) IS 'Applies the unapplied rest of a credit note (open customer credit) to an invoice; returns the allocation id.';
 
+-- Name: auto_allocate(bigint, bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text DEFAULT 'exact_then_oldest'::text) RETURNS TABLE(invoice_id bigint, amount numeric)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_currency text;
+    v_left numeric;
+    v_exact bigint;
+    r record;
+BEGIN
+    IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
+        PERFORM billing.fail('22023', format('unknown allocation strategy %L', p_strategy),
+            p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
+    END IF;
+    SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
+    -- The customer's open, undisputed invoices in this currency, read through invoice_balance_open_idx and
+    -- locked in invoice_id order (after the payment), then taken oldest first: due date, issue time, number.
+    CREATE TEMP TABLE IF NOT EXISTS pg_temp.billing_candidate (
+        invoice_id bigint, open numeric, due date, issued_at timestamptz, invoice_no text
+    ) ON COMMIT DROP;
+    TRUNCATE pg_temp.billing_candidate;
+    INSERT INTO pg_temp.billing_candidate
+    SELECT c.invoice_id, c.open, c.due, c.issued_at, c.invoice_no
+    FROM (
+        SELECT b.invoice_id, b.total - b.allocated AS open, coalesce(i.due_date, i.issued_at::date) AS due,
+            i.issued_at, i.invoice_no
+        FROM billing.invoice_balance AS b
+        JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+        WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
+            AND i.kind = 'invoice' AND i.currency = v_currency
+            AND NOT EXISTS (
+                SELECT FROM billing.invoice_dispute AS d
+                WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
+            )
+        ORDER BY b.invoice_id
+        FOR UPDATE OF b
+    ) AS c;
+    IF p_strategy IN ('exact', 'exact_then_oldest') THEN
+        SELECT c.invoice_id INTO v_exact FROM pg_temp.billing_candidate AS c
+        WHERE c.open = v_left ORDER BY c.due, c.issued_at, c.invoice_no LIMIT 1;
+        IF v_exact IS NOT NULL THEN
+            PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
+            RETURN QUERY SELECT v_exact, v_left;
+            RETURN;
+        END IF;
+    END IF;
+    IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
+        FOR r IN SELECT c.invoice_id, c.open FROM pg_temp.billing_candidate AS c ORDER BY c.due, c.issued_at, c.invoice_no LOOP
+            EXIT WHEN v_left = 0;
+            PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, r.invoice_id, least(r.open, v_left), 'auto: oldest first');
+            invoice_id := r.invoice_id;
+            amount := least(r.open, v_left);
+            v_left := v_left - amount;
+            RETURN NEXT;
+        END LOOP;
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text) IS 'Applies what a payment has left to the customer''s open, undisputed invoices in its currency, and returns what went where. exact: only to the oldest invoice whose open amount equals it; oldest: oldest first (due date, issue time, number), a remainder stays unapplied; exact_then_oldest (default): exact if there is one, else oldest. Reads only open items (invoice_balance_open_idx).';
+
 -- Name: bill_order(bigint, bigint, jsonb, date); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.bill_order(p_customer_id bigint, p_order_id bigint, p_quantities jsonb DEFAULT NULL::jsonb, p_due_date date DEFAULT NULL::date) RETURNS bigint
@@ -1356,6 +1420,33 @@ $$;
 
 COMMENT ON FUNCTION billing.lock_order(p_customer_id bigint, p_order_id bigint) IS 'The order, locked until commit (so line and charge numbers are handed out one at a time); 23503 when the customer has no such order.';
 
+-- Name: lock_payment(bigint, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.lock_payment(p_customer_id bigint, p_payment_id bigint, OUT currency text, OUT unallocated numeric) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    SELECT p.currency, b.amount - b.allocated - b.refunded - b.voided INTO currency, unallocated
+    FROM billing.payment AS p
+    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE p.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND p.payment_id = billing.require(p_payment_id, 'p_payment_id')
+    FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('payment %s of customer %s does not exist', p_payment_id, p_customer_id));
+    END IF;
+    IF EXISTS (
+        SELECT FROM billing.payment_cancellation AS c WHERE c.customer_id = p_customer_id AND c.payment_id = p_payment_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled', billing.source_label(p_customer_id, p_payment_id, NULL)));
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION lock_payment(p_customer_id bigint, p_payment_id bigint, OUT currency text, OUT unallocated numeric); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.lock_payment(p_customer_id bigint, p_payment_id bigint, OUT currency text, OUT unallocated numeric) IS 'Locks a payment''s balance row until commit (the source is always locked first) and returns its currency and what it has left; 23503 when unknown, 55000 when canceled.';
+
 -- Name: minor_units(text); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.minor_units(p_currency text) RETURNS smallint
@@ -1411,6 +1502,45 @@ $$;
 -- Name: FUNCTION order_item_rules(); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and order_charge: the billed part is written by pgbilling''s triggers only (PB002), keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
+
+-- Name: pay_invoices(bigint, text, numeric, text, bigint[], text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.pay_invoices(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_invoice_ids bigint[], p_reference text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_payment_id bigint := billing.record_payment(p_customer_id, p_currency, p_amount, p_method, now(), NULL, p_reference);
+    v_left numeric := p_amount;
+    v_open numeric;
+    v_invoice_id bigint;
+BEGIN
+    IF billing.require(p_invoice_ids, 'p_invoice_ids') = '{}' OR array_position(p_invoice_ids, NULL) IS NOT NULL THEN
+        PERFORM billing.fail('22023', 'p_invoice_ids must list at least one invoice, and no NULL');
+    END IF;
+    -- Invoices locked in id order after the (new) payment, then paid in the order given.
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = ANY(p_invoice_ids)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
+    FOREACH v_invoice_id IN ARRAY p_invoice_ids LOOP
+        SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
+        WHERE b.customer_id = p_customer_id AND b.invoice_id = v_invoice_id;
+        IF NOT FOUND THEN
+            PERFORM billing.fail('23503', format('%s cannot be paid: not an issued invoice of this customer',
+                billing.document_label(p_customer_id, v_invoice_id)));
+        END IF;
+        IF least(v_open, v_left) > 0 THEN
+            PERFORM billing.allocate(p_customer_id, v_payment_id, NULL, v_invoice_id, least(v_open, v_left));
+            v_left := v_left - least(v_open, v_left);
+        END IF;
+    END LOOP;
+    RETURN v_payment_id;
+END
+$$;
+
+-- Name: FUNCTION pay_invoices(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_invoice_ids bigint[], p_reference text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.pay_invoices(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_invoice_ids bigint[], p_reference text) IS 'Records one payment and applies it to the listed invoices in the given order, each as far as it is open; a remainder stays unapplied (open credit). Returns the payment id.';
 
 -- Name: payment_cancellation_rules(); Type: FUNCTION; Schema: billing
 
@@ -1970,42 +2100,6 @@ CREATE TABLE billing.customer (
 
 COMMENT ON TABLE billing.customer IS 'Who buys. customer_id leads the key of every table the customer owns.';
 
--- Name: customer_customer_id_seq; Type: SEQUENCE; Schema: billing
-
-ALTER TABLE billing.customer ALTER COLUMN customer_id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME billing.customer_customer_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
-);
-
--- Name: document_series; Type: TABLE; Schema: billing
-
-CREATE TABLE billing.document_series (
-    series text NOT NULL,
-    prefix text NOT NULL,
-    next_no bigint DEFAULT 1 NOT NULL,
-    CONSTRAINT document_series_next_no_check CHECK ((next_no > 0))
-);
-
--- Name: TABLE document_series; Type: COMMENT; Schema: billing
-
-COMMENT ON TABLE billing.document_series IS 'Gapless number series of issued documents. Issuing takes the series row lock until commit, so numbers follow commit order and a rolled-back issue leaves no gap.';
-
--- Name: fee; Type: TABLE; Schema: billing
-
-CREATE TABLE billing.fee (
-    fee_code text NOT NULL,
-    name text NOT NULL,
-    CONSTRAINT fee_fee_code_check CHECK ((fee_code ~ '^[A-Z][A-Z0-9_]*$'::text))
-);
-
--- Name: TABLE fee; Type: COMMENT; Schema: billing
-
-COMMENT ON TABLE billing.fee IS 'Kinds of charge that are not products: shipping, handling, late fees, licences.';
-
 -- Name: invoice; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.invoice (
@@ -2077,6 +2171,130 @@ COMMENT ON COLUMN billing.invoice_balance.allocated IS 'For an invoice: paid (ap
 -- Name: COLUMN invoice_balance.refunded; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice_balance.refunded IS 'For a credit note: paid back to the customer from its rest.';
+
+-- Name: payment; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    payment_no text NOT NULL,
+    currency character(3) NOT NULL,
+    amount numeric NOT NULL,
+    method_id bigint NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reference text,
+    comments text,
+    CONSTRAINT payment_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT payment_payment_no_check CHECK ((payment_no <> ''::text))
+);
+
+-- Name: TABLE payment; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment IS 'Money received from a customer, in one currency. Immutable once recorded; what it pays is in billing.allocation, its cancellation in billing.payment_cancellation.';
+
+-- Name: COLUMN payment.payment_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.payment_no IS 'Unique across the system: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it.';
+
+-- Name: COLUMN payment.received_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.received_at IS 'When the money was received (value date), as the shop reports it.';
+
+-- Name: COLUMN payment.recorded_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.recorded_at IS 'When pgbilling recorded it: what point-in-time balances go by.';
+
+-- Name: payment_balance; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.payment_balance (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    amount numeric NOT NULL,
+    allocated numeric DEFAULT 0 NOT NULL,
+    refunded numeric DEFAULT 0 NOT NULL,
+    voided numeric DEFAULT 0 NOT NULL,
+    CONSTRAINT payment_balance_amount_check CHECK (((allocated >= (0)::numeric) AND (refunded >= (0)::numeric) AND (voided >= (0)::numeric) AND (((allocated + refunded) + voided) <= amount)))
+);
+
+-- Name: TABLE payment_balance; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.payment_balance IS 'Running totals of a payment, one row each, kept by triggers only. Its CHECK keeps what was allocated, refunded and voided (by cancellation) within the amount; its row lock serializes concurrent use of the payment.';
+
+-- Name: COLUMN payment_balance.voided; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_balance.voided IS 'The unallocated rest of a canceled payment: never usable again.';
+
+-- Name: customer_balance; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.customer_balance AS
+ SELECT customer_id,
+    currency,
+    sum(receivable) AS receivable,
+    sum(open_credit) AS open_credit,
+    (sum(receivable) - sum(open_credit)) AS net
+   FROM ( SELECT i.customer_id,
+            i.currency,
+                CASE
+                    WHEN (i.kind = 'invoice'::text) THEN (b.total - b.allocated)
+                    ELSE (0)::numeric
+                END AS receivable,
+                CASE
+                    WHEN (i.kind = 'credit_note'::text) THEN ((b.total - b.allocated) - b.refunded)
+                    ELSE (0)::numeric
+                END AS open_credit
+           FROM (billing.invoice_balance b
+             JOIN billing.invoice i ON (((b.customer_id = i.customer_id) AND (b.invoice_id = i.invoice_id))))
+          WHERE ((b.allocated + b.refunded) < b.total)
+        UNION ALL
+         SELECT p.customer_id,
+            p.currency,
+            0 AS receivable,
+            (((b.amount - b.allocated) - b.refunded) - b.voided) AS open_credit
+           FROM (billing.payment_balance b
+             JOIN billing.payment p ON (((b.customer_id = p.customer_id) AND (b.payment_id = p.payment_id))))
+          WHERE (((b.allocated + b.refunded) + b.voided) < b.amount)) open_item
+  GROUP BY customer_id, currency;
+
+-- Name: VIEW customer_balance; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.customer_balance IS 'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit notes), and net = receivable - open_credit. Only customers with something open appear.';
+
+-- Name: customer_customer_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.customer ALTER COLUMN customer_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.customer_customer_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: document_series; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.document_series (
+    series text NOT NULL,
+    prefix text NOT NULL,
+    next_no bigint DEFAULT 1 NOT NULL,
+    CONSTRAINT document_series_next_no_check CHECK ((next_no > 0))
+);
+
+-- Name: TABLE document_series; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.document_series IS 'Gapless number series of issued documents. Issuing takes the series row lock until commit, so numbers follow commit order and a rolled-back issue leaves no gap.';
+
+-- Name: fee; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.fee (
+    fee_code text NOT NULL,
+    name text NOT NULL,
+    CONSTRAINT fee_fee_code_check CHECK ((fee_code ~ '^[A-Z][A-Z0-9_]*$'::text))
+);
+
+-- Name: TABLE fee; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.fee IS 'Kinds of charge that are not products: shipping, handling, late fees, licences.';
 
 -- Name: invoice_cancellation; Type: TABLE; Schema: billing
 
@@ -2388,59 +2606,6 @@ CREATE VIEW billing.order_summary AS
 -- Name: VIEW order_summary; Type: COMMENT; Schema: billing
 
 COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), and its cancellation.';
-
--- Name: payment; Type: TABLE; Schema: billing
-
-CREATE TABLE billing.payment (
-    customer_id bigint NOT NULL,
-    payment_id bigint NOT NULL,
-    payment_no text NOT NULL,
-    currency character(3) NOT NULL,
-    amount numeric NOT NULL,
-    method_id bigint NOT NULL,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    reference text,
-    comments text,
-    CONSTRAINT payment_amount_check CHECK ((amount > (0)::numeric)),
-    CONSTRAINT payment_payment_no_check CHECK ((payment_no <> ''::text))
-);
-
--- Name: TABLE payment; Type: COMMENT; Schema: billing
-
-COMMENT ON TABLE billing.payment IS 'Money received from a customer, in one currency. Immutable once recorded; what it pays is in billing.allocation, its cancellation in billing.payment_cancellation.';
-
--- Name: COLUMN payment.payment_no; Type: COMMENT; Schema: billing
-
-COMMENT ON COLUMN billing.payment.payment_no IS 'Unique across the system: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it.';
-
--- Name: COLUMN payment.received_at; Type: COMMENT; Schema: billing
-
-COMMENT ON COLUMN billing.payment.received_at IS 'When the money was received (value date), as the shop reports it.';
-
--- Name: COLUMN payment.recorded_at; Type: COMMENT; Schema: billing
-
-COMMENT ON COLUMN billing.payment.recorded_at IS 'When pgbilling recorded it: what point-in-time balances go by.';
-
--- Name: payment_balance; Type: TABLE; Schema: billing
-
-CREATE TABLE billing.payment_balance (
-    customer_id bigint NOT NULL,
-    payment_id bigint NOT NULL,
-    amount numeric NOT NULL,
-    allocated numeric DEFAULT 0 NOT NULL,
-    refunded numeric DEFAULT 0 NOT NULL,
-    voided numeric DEFAULT 0 NOT NULL,
-    CONSTRAINT payment_balance_amount_check CHECK (((allocated >= (0)::numeric) AND (refunded >= (0)::numeric) AND (voided >= (0)::numeric) AND (((allocated + refunded) + voided) <= amount)))
-);
-
--- Name: TABLE payment_balance; Type: COMMENT; Schema: billing
-
-COMMENT ON TABLE billing.payment_balance IS 'Running totals of a payment, one row each, kept by triggers only. Its CHECK keeps what was allocated, refunded and voided (by cancellation) within the amount; its row lock serializes concurrent use of the payment.';
-
--- Name: COLUMN payment_balance.voided; Type: COMMENT; Schema: billing
-
-COMMENT ON COLUMN billing.payment_balance.voided IS 'The unallocated rest of a canceled payment: never usable again.';
 
 -- Name: payment_cancellation; Type: TABLE; Schema: billing
 
@@ -2788,6 +2953,10 @@ CREATE INDEX allocation_payment_idx ON billing.allocation USING btree (customer_
 
 CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USING btree (customer_id, credited_invoice_id, credited_line_no);
 
+-- Name: invoice_balance_open_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX invoice_balance_open_idx ON billing.invoice_balance USING btree (customer_id, invoice_id) WHERE ((allocated + refunded) < total);
+
 -- Name: invoice_credited_invoice_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX invoice_credited_invoice_idx ON billing.invoice USING btree (customer_id, credited_invoice_id) WHERE (credited_invoice_id IS NOT NULL);
@@ -2803,6 +2972,10 @@ CREATE INDEX invoice_fee_line_order_idx ON billing.invoice_fee_line USING btree 
 -- Name: invoice_product_line_order_line_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line USING btree (customer_id, order_id, order_line_no);
+
+-- Name: payment_balance_open_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX payment_balance_open_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE (((allocated + refunded) + voided) < amount);
 
 -- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing
 
