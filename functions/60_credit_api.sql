@@ -132,6 +132,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_credit_note_id bigint;
+    r record;
 BEGIN
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS c
@@ -139,17 +140,33 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
-    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
+    PERFORM billing.require(p_reason, 'p_reason');
+    -- Lock order: the credit note series first, then the payments (sources), then the invoice.
+    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    -- What payments paid is freed first (it becomes their open credit), so the void credit note settles the invoice.
+    FOR r IN
+        SELECT a.allocation_id FROM billing.allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
+            AND a.reverses_allocation_id IS NULL
+            AND NOT EXISTS (
+                SELECT FROM billing.allocation AS x
+                WHERE x.customer_id = a.customer_id AND x.reverses_allocation_id = a.allocation_id
+            )
+        ORDER BY a.payment_id, a.allocation_id
+    LOOP
+        PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
+    END LOOP;
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
-    -- Hook for the payments issue: reverse this invoice's allocations here.
     RETURN v_credit_note_id;
 END
 $$;
 
 COMMENT ON FUNCTION billing.cancel_invoice(bigint, bigint, text, timestamptz) IS
-'Internal to void_invoice and order cancellation: credits everything left on the invoice with one credit note '
-'(returned) and records the cancellation with the given time and reason.';
+'Internal to void_invoice and order cancellation: reverses what payments paid on the invoice (their open '
+'credit again), credits everything left with one credit note (returned), and records the cancellation with the '
+'given time and reason.';
 
 CREATE OR REPLACE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
 RETURNS bigint
@@ -159,8 +176,9 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION billing.void_invoice(bigint, bigint, text) IS
-'Cancels an issued invoice: credits everything not yet credited with one credit note (returned) and records '
-'the cancellation time and reason. Canceling twice: 55000.';
+'Cancels an issued invoice: what payments paid on it becomes their open credit again, everything not yet '
+'credited is credited by one credit note (returned), and the cancellation time and reason are recorded. '
+'Canceling twice: 55000.';
 
 CREATE OR REPLACE FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigint, p_reason text)
 RETURNS void
@@ -188,10 +206,12 @@ CREATE OR REPLACE FUNCTION billing.sales_order_canceled() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    v_invoice_ids bigint[];
     v_invoice_id bigint;
+    v_payment_ids bigint[];
+    v_payment record;
 BEGIN
-    FOR v_invoice_id IN
-        SELECT DISTINCT s.invoice_id
+    SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
         FROM billing.invoice_line_summary AS s
         JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
         WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
@@ -199,19 +219,42 @@ BEGIN
                 SELECT FROM billing.invoice_line_summary AS o
                 WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
-            AND s.has_credit_left
-        ORDER BY s.invoice_id
-    LOOP
+            AND s.has_credit_left;
+    -- The payments that paid those invoices, before they are voided.
+    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.allocation AS a
+    WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
+    FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;
-    -- Hook for the payments issue: cancel or free the payments of the voided invoices, same time and reason.
+    -- A payment now paying nothing else was wholly for this order: refunded and canceled, same time and reason.
+    -- One that also pays other invoices keeps those allocations; what it paid here is its open credit.
+    FOR v_payment IN
+        SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        FROM billing.payment AS p
+        JOIN billing.payment_method AS m ON m.method_id = p.method_id
+        JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
+            AND NOT EXISTS (
+                SELECT FROM billing.payment_cancellation AS pc
+                WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
+            )
+        ORDER BY p.payment_id
+    LOOP
+        IF v_payment.open_credit > 0 THEN
+            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit, v_payment.method,
+                NEW.cancel_reason, v_payment.payment_id);
+        END IF;
+        INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+        VALUES (NEW.customer_id, v_payment.payment_id, NEW.canceled_time, NEW.cancel_reason);
+    END LOOP;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION billing.sales_order_canceled() IS
 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it '
-'that has anything left to credit, with the order''s canceled time and reason.';
+'that has anything left to credit, with the order''s canceled time and reason; a payment that then pays nothing '
+'else is refunded and canceled with the same time and reason, one that pays other invoices too keeps those.';
 
 CREATE OR REPLACE TRIGGER t20_sales_order_canceled
 AFTER UPDATE ON billing.sales_order

@@ -27,6 +27,26 @@ COMMENT ON FUNCTION billing.lock_payment(bigint, bigint) IS
 'Locks a payment''s balance row until commit (the source is always locked first) and returns its currency and '
 'what it has left; 23503 when unknown, 55000 when canceled.';
 
+CREATE OR REPLACE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text)
+RETURNS TABLE (invoice_id bigint, open_amount numeric, due date, issued_at timestamptz, invoice_no text)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT b.invoice_id, b.total - b.allocated, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
+    FROM billing.invoice_balance AS b
+    JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
+        AND i.kind = 'invoice' AND i.currency = p_currency
+        AND NOT EXISTS (
+            SELECT FROM billing.invoice_dispute AS d
+            WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
+        )
+$$;
+
+COMMENT ON FUNCTION billing.open_invoices(bigint, text) IS
+'A customer''s open, undisputed invoices in a currency, with their open amount and due date (the issue date when '
+'none): read through invoice_balance_open_idx, so its cost follows the open items, not the paid history.';
+
 CREATE OR REPLACE FUNCTION billing.auto_allocate(
     p_customer_id bigint, p_payment_id bigint, p_strategy text DEFAULT 'exact_then_oldest'
 ) RETURNS TABLE (invoice_id bigint, amount numeric)
@@ -43,31 +63,16 @@ BEGIN
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
-    -- The customer's open, undisputed invoices in this currency, read through invoice_balance_open_idx and
-    -- locked in invoice_id order (after the payment), then taken oldest first: due date, issue time, number.
-    CREATE TEMP TABLE IF NOT EXISTS pg_temp.billing_candidate (
-        invoice_id bigint, open numeric, due date, issued_at timestamptz, invoice_no text
-    ) ON COMMIT DROP;
-    TRUNCATE pg_temp.billing_candidate;
-    INSERT INTO pg_temp.billing_candidate
-    SELECT c.invoice_id, c.open, c.due, c.issued_at, c.invoice_no
-    FROM (
-        SELECT b.invoice_id, b.total - b.allocated AS open, coalesce(i.due_date, i.issued_at::date) AS due,
-            i.issued_at, i.invoice_no
-        FROM billing.invoice_balance AS b
-        JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-        WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
-            AND i.kind = 'invoice' AND i.currency = v_currency
-            AND NOT EXISTS (
-                SELECT FROM billing.invoice_dispute AS d
-                WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
-            )
-        ORDER BY b.invoice_id
-        FOR UPDATE OF b
-    ) AS c;
+    -- Lock the customer's open, undisputed invoices in this currency in invoice_id order (after the payment),
+    -- then take them oldest first.
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id
+        AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
-        SELECT c.invoice_id INTO v_exact FROM pg_temp.billing_candidate AS c
-        WHERE c.open = v_left ORDER BY c.due, c.issued_at, c.invoice_no LIMIT 1;
+        SELECT o.invoice_id INTO v_exact FROM billing.open_invoices(p_customer_id, v_currency) AS o
+        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
         IF v_exact IS NOT NULL THEN
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
             RETURN QUERY SELECT v_exact, v_left;
@@ -75,7 +80,10 @@ BEGIN
         END IF;
     END IF;
     IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
-        FOR r IN SELECT c.invoice_id, c.open FROM pg_temp.billing_candidate AS c ORDER BY c.due, c.issued_at, c.invoice_no LOOP
+        FOR r IN
+            SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
+            ORDER BY o.due, o.issued_at, o.invoice_no
+        LOOP
             EXIT WHEN v_left = 0;
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, r.invoice_id, least(r.open, v_left), 'auto: oldest first');
             invoice_id := r.invoice_id;

@@ -23,11 +23,13 @@ SELECT
     CASE
         WHEN i.kind <> 'invoice' OR i.status <> 'issued' THEN NULL
         WHEN c.invoice_id IS NOT NULL THEN 'canceled'
+        WHEN b.allocated = b.total AND w.written_off > 0 THEN 'written_off'
         WHEN b.allocated = b.total AND coalesce(a.paid, 0) = 0 AND b.total > 0 THEN 'credited'
         WHEN b.allocated = b.total THEN 'paid'
         WHEN coalesce(a.paid, 0) > 0 THEN 'partially_paid'
         ELSE 'open'
-    END AS payment_status
+    END AS payment_status,
+    coalesce(w.written_off, 0) AS written_off
 FROM billing.invoice AS i
 LEFT JOIN billing.invoice_balance AS b ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
 LEFT JOIN LATERAL (
@@ -35,6 +37,11 @@ LEFT JOIN LATERAL (
     FROM billing.allocation AS al
     WHERE al.customer_id = i.customer_id AND al.invoice_id = i.invoice_id AND al.payment_id IS NOT NULL
 ) AS a ON TRUE
+LEFT JOIN LATERAL (
+    SELECT sum(wo.amount) AS written_off
+    FROM billing.write_off AS wo
+    WHERE wo.customer_id = i.customer_id AND wo.invoice_id = i.invoice_id
+) AS w ON TRUE
 LEFT JOIN billing.invoice_cancellation AS c ON i.customer_id = c.customer_id AND i.invoice_id = c.invoice_id
 -- at most one open dispute per invoice (invoice_dispute_open_key)
 LEFT JOIN billing.invoice_dispute AS d
@@ -43,8 +50,9 @@ LEFT JOIN billing.invoice_dispute AS d
 COMMENT ON VIEW billing.invoice_summary IS
 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back '
 '(credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), '
-'open_amount (an invoice: not yet paid or credited; a credit note: its unapplied rest) and payment_status '
-'(open, partially_paid, paid, credited, canceled; NULL for drafts and credit notes).';
+'open_amount (an invoice: not yet paid, credited or written off; a credit note: its unapplied, unrefunded rest), '
+'payment_status (open, partially_paid, paid, credited, written_off, canceled; NULL for drafts and credit notes) '
+'and written_off.';
 
 CREATE OR REPLACE VIEW billing.invoice_line_summary AS
 SELECT
@@ -111,7 +119,9 @@ SELECT
     CASE WHEN o.is_canceled THEN 0 ELSE coalesce(ol.unbilled, 0) + coalesce(oc.unbilled, 0) END AS unbilled,
     o.is_canceled,
     o.canceled_time,
-    o.cancel_reason
+    o.cancel_reason,
+    coalesce(pay.paid, 0) AS paid,
+    coalesce(pay.open_amount, 0) AS open_amount
 FROM billing.sales_order AS o
 LEFT JOIN LATERAL (
     SELECT
@@ -134,13 +144,30 @@ LEFT JOIN LATERAL (
     FROM billing.invoice_line_summary AS s
     INNER JOIN billing.invoice AS i ON s.customer_id = i.customer_id AND s.invoice_id = i.invoice_id
     WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id AND i.status = 'issued'
-) AS inv ON TRUE;
+) AS inv ON TRUE
+LEFT JOIN LATERAL (
+    -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that
+    -- its lines make of the invoice total.
+    SELECT
+        sum(billing.round_money(v.paid * part.amount / v.total, o.currency)) AS paid,
+        sum(billing.round_money(v.open_amount * part.amount / v.total, o.currency)) AS open_amount
+    FROM (
+        SELECT
+            s.invoice_id,
+            sum(s.amount) AS amount
+        FROM billing.invoice_line_summary AS s
+        WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id
+        GROUP BY s.invoice_id
+    ) AS part
+    INNER JOIN billing.invoice_summary AS v ON part.invoice_id = v.invoice_id
+    WHERE v.customer_id = o.customer_id AND v.status = 'issued' AND v.total > 0
+) AS pay ON TRUE;
 
 COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '
 'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
-'0 once canceled), '
-'and its cancellation.';
+'0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open '
+'amounts that its lines make of each invoice''s total.';
 
 CREATE OR REPLACE VIEW billing.payment_summary AS
 SELECT

@@ -413,31 +413,16 @@ BEGIN
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
-    -- The customer's open, undisputed invoices in this currency, read through invoice_balance_open_idx and
-    -- locked in invoice_id order (after the payment), then taken oldest first: due date, issue time, number.
-    CREATE TEMP TABLE IF NOT EXISTS pg_temp.billing_candidate (
-        invoice_id bigint, open numeric, due date, issued_at timestamptz, invoice_no text
-    ) ON COMMIT DROP;
-    TRUNCATE pg_temp.billing_candidate;
-    INSERT INTO pg_temp.billing_candidate
-    SELECT c.invoice_id, c.open, c.due, c.issued_at, c.invoice_no
-    FROM (
-        SELECT b.invoice_id, b.total - b.allocated AS open, coalesce(i.due_date, i.issued_at::date) AS due,
-            i.issued_at, i.invoice_no
-        FROM billing.invoice_balance AS b
-        JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-        WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
-            AND i.kind = 'invoice' AND i.currency = v_currency
-            AND NOT EXISTS (
-                SELECT FROM billing.invoice_dispute AS d
-                WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
-            )
-        ORDER BY b.invoice_id
-        FOR UPDATE OF b
-    ) AS c;
+    -- Lock the customer's open, undisputed invoices in this currency in invoice_id order (after the payment),
+    -- then take them oldest first.
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id
+        AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
-        SELECT c.invoice_id INTO v_exact FROM pg_temp.billing_candidate AS c
-        WHERE c.open = v_left ORDER BY c.due, c.issued_at, c.invoice_no LIMIT 1;
+        SELECT o.invoice_id INTO v_exact FROM billing.open_invoices(p_customer_id, v_currency) AS o
+        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
         IF v_exact IS NOT NULL THEN
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
             RETURN QUERY SELECT v_exact, v_left;
@@ -445,7 +430,10 @@ BEGIN
         END IF;
     END IF;
     IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
-        FOR r IN SELECT c.invoice_id, c.open FROM pg_temp.billing_candidate AS c ORDER BY c.due, c.issued_at, c.invoice_no LOOP
+        FOR r IN
+            SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
+            ORDER BY o.due, o.issued_at, o.invoice_no
+        LOOP
             EXIT WHEN v_left = 0;
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, r.invoice_id, least(r.open, v_left), 'auto: oldest first');
             invoice_id := r.invoice_id;
@@ -569,6 +557,7 @@ CREATE FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint
     AS $$
 DECLARE
     v_credit_note_id bigint;
+    r record;
 BEGIN
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS c
@@ -576,17 +565,32 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
-    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
+    PERFORM billing.require(p_reason, 'p_reason');
+    -- Lock order: the credit note series first, then the payments (sources), then the invoice.
+    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    -- What payments paid is freed first (it becomes their open credit), so the void credit note settles the invoice.
+    FOR r IN
+        SELECT a.allocation_id FROM billing.allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
+            AND a.reverses_allocation_id IS NULL
+            AND NOT EXISTS (
+                SELECT FROM billing.allocation AS x
+                WHERE x.customer_id = a.customer_id AND x.reverses_allocation_id = a.allocation_id
+            )
+        ORDER BY a.payment_id, a.allocation_id
+    LOOP
+        PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
+    END LOOP;
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
-    -- Hook for the payments issue: reverse this invoice's allocations here.
     RETURN v_credit_note_id;
 END
 $$;
 
 -- Name: FUNCTION cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) IS 'Internal to void_invoice and order cancellation: credits everything left on the invoice with one credit note (returned) and records the cancellation with the given time and reason.';
+COMMENT ON FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) IS 'Internal to void_invoice and order cancellation: reverses what payments paid on the invoice (their open credit again), credits everything left with one credit note (returned), and records the cancellation with the given time and reason.';
 
 -- Name: cancel_order(bigint, bigint, text); Type: FUNCTION; Schema: billing
 
@@ -1468,6 +1472,26 @@ $$;
 
 COMMENT ON FUNCTION billing.minor_units(p_currency text) IS 'Decimal places of a currency; 23503 for an unknown one.';
 
+-- Name: open_invoices(bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) RETURNS TABLE(invoice_id bigint, open_amount numeric, due date, issued_at timestamp with time zone, invoice_no text)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT b.invoice_id, b.total - b.allocated, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
+    FROM billing.invoice_balance AS b
+    JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
+        AND i.kind = 'invoice' AND i.currency = p_currency
+        AND NOT EXISTS (
+            SELECT FROM billing.invoice_dispute AS d
+            WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
+        )
+$$;
+
+-- Name: FUNCTION open_invoices(p_customer_id bigint, p_currency text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) IS 'A customer''s open, undisputed invoices in a currency, with their open amount and due date (the issue date when none): read through invoice_balance_open_idx, so its cost follows the open items, not the paid history.';
+
 -- Name: order_item_rules(); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.order_item_rules() RETURNS trigger
@@ -1704,6 +1728,145 @@ $$;
 
 COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. Idempotent on the payment number: the same number with the same customer, currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
 
+-- Name: refund(bigint, text, numeric, text, text, bigint); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text DEFAULT NULL::text, p_payment_id bigint DEFAULT NULL::bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_method_id bigint;
+    v_refund_id bigint;
+    v_left numeric := billing.require(p_amount, 'p_amount');
+    v_part integer := 0;
+    r record;
+BEGIN
+    SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method));
+    END IF;
+    INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
+        v_method_id, p_reason)
+    RETURNING refund_id INTO v_refund_id;
+    -- The sources, locked in a fixed order (payments, then credit notes, by id), then used oldest first.
+    FOR r IN
+        SELECT s.payment_id, s.credit_note_id, s.open_credit
+        FROM (
+            SELECT p.payment_id, NULL::bigint AS credit_note_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit,
+                p.recorded_at AS since
+            FROM billing.payment_balance AS b
+            JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+            WHERE b.customer_id = p_customer_id AND p.currency = p_currency
+                AND b.allocated + b.refunded + b.voided < b.amount
+                AND (p_payment_id IS NULL OR p.payment_id = p_payment_id)
+            UNION ALL
+            SELECT NULL, i.invoice_id, b.total - b.allocated - b.refunded, i.issued_at
+            FROM billing.invoice_balance AS b
+            JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+            WHERE b.customer_id = p_customer_id AND i.kind = 'credit_note' AND i.currency = p_currency
+                AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+        ) AS s
+        ORDER BY s.since, s.payment_id, s.credit_note_id
+    LOOP
+        EXIT WHEN v_left = 0;
+        v_part := v_part + 1;
+        INSERT INTO billing.refund_part (customer_id, refund_id, part_no, currency, payment_id, credit_note_id, amount)
+        VALUES (p_customer_id, v_refund_id, v_part, p_currency, r.payment_id, r.credit_note_id, least(v_left, r.open_credit));
+        v_left := v_left - least(v_left, r.open_credit);
+    END LOOP;
+    IF v_left > 0 THEN
+        PERFORM billing.fail('23514', format('customer %s has %s %s less open credit than the %s %s to refund',
+            p_customer_id, v_left, p_currency, p_amount, p_currency),
+            CASE WHEN p_payment_id IS NOT NULL THEN format('from payment %s only', p_payment_id) END,
+            'Refund at most the open credit (billing.customer_balance, billing.payment_summary).');
+    END IF;
+    RETURN v_refund_id;
+END
+$$;
+
+-- Name: FUNCTION refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) IS 'Pays money back to the customer out of open credit: from p_payment_id''s unapplied rest, or else from the customer''s oldest open credit (payments and credit notes) in that currency. Never more than the open credit (23514).';
+
+-- Name: refund_complete(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refund_complete() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_parts numeric;
+BEGIN
+    SELECT coalesce(sum(p.amount), 0) INTO v_parts FROM billing.refund_part AS p
+    WHERE p.customer_id = NEW.customer_id AND p.refund_id = NEW.refund_id;
+    IF v_parts <> NEW.amount THEN
+        PERFORM billing.fail('23514', format('refund %s of customer %s is %s but its parts add up to %s',
+            NEW.refund_id, NEW.customer_id, NEW.amount, v_parts), p_hint => 'Use billing.refund.');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION refund_complete(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refund_complete() IS 'Constraint trigger at commit: a refund''s parts add up to its amount (23514).';
+
+-- Name: refund_part_booked(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refund_part_booked() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_left numeric;
+BEGIN
+    IF NEW.payment_id IS NOT NULL THEN
+        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_left FROM billing.payment_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+        FOR UPDATE;
+    ELSE
+        SELECT b.total - b.allocated - b.refunded INTO v_left FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
+        FOR UPDATE;
+    END IF;
+    IF NEW.amount > v_left THEN
+        PERFORM billing.fail('23514', format('refund %s would take %s from %s, which has %s of open credit',
+            NEW.refund_id, NEW.amount, billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id), v_left));
+    END IF;
+    IF NEW.payment_id IS NOT NULL THEN
+        UPDATE billing.payment_balance AS b SET refunded = b.refunded + NEW.amount
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
+    ELSE
+        UPDATE billing.invoice_balance AS b SET refunded = b.refunded + NEW.amount
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION refund_part_booked(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refund_part_booked() IS 'Trigger after a refund part: takes it from the payment''s or credit note''s open credit, never more (23514).';
+
+-- Name: refund_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refund_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+    END IF;
+    IF TG_TABLE_NAME = 'refund' THEN
+        PERFORM billing.check_money(NEW.amount, NEW.currency, format('refund to customer %s', NEW.customer_id));
+        NEW.recorded_at := clock_timestamp();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION refund_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refund_rules() IS 'Trigger on refund and refund_part: amounts fit the currency (23514), rows never change (PB001).';
+
 -- Name: refuse_direct_change(); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.refuse_direct_change() RETURNS trigger
@@ -1794,10 +1957,12 @@ CREATE FUNCTION billing.sales_order_canceled() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    v_invoice_ids bigint[];
     v_invoice_id bigint;
+    v_payment_ids bigint[];
+    v_payment record;
 BEGIN
-    FOR v_invoice_id IN
-        SELECT DISTINCT s.invoice_id
+    SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
         FROM billing.invoice_line_summary AS s
         JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
         WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
@@ -1805,19 +1970,41 @@ BEGIN
                 SELECT FROM billing.invoice_line_summary AS o
                 WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
-            AND s.has_credit_left
-        ORDER BY s.invoice_id
-    LOOP
+            AND s.has_credit_left;
+    -- The payments that paid those invoices, before they are voided.
+    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.allocation AS a
+    WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
+    FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;
-    -- Hook for the payments issue: cancel or free the payments of the voided invoices, same time and reason.
+    -- A payment now paying nothing else was wholly for this order: refunded and canceled, same time and reason.
+    -- One that also pays other invoices keeps those allocations; what it paid here is its open credit.
+    FOR v_payment IN
+        SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        FROM billing.payment AS p
+        JOIN billing.payment_method AS m ON m.method_id = p.method_id
+        JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
+            AND NOT EXISTS (
+                SELECT FROM billing.payment_cancellation AS pc
+                WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
+            )
+        ORDER BY p.payment_id
+    LOOP
+        IF v_payment.open_credit > 0 THEN
+            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit, v_payment.method,
+                NEW.cancel_reason, v_payment.payment_id);
+        END IF;
+        INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+        VALUES (NEW.customer_id, v_payment.payment_id, NEW.canceled_time, NEW.cancel_reason);
+    END LOOP;
     RETURN NULL;
 END
 $$;
 
 -- Name: FUNCTION sales_order_canceled(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.sales_order_canceled() IS 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it that has anything left to credit, with the order''s canceled time and reason.';
+COMMENT ON FUNCTION billing.sales_order_canceled() IS 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it that has anything left to credit, with the order''s canceled time and reason; a payment that then pays nothing else is refunded and canceled with the same time and reason, one that pays other invoices too keeps those.';
 
 -- Name: sales_order_rules(); Type: FUNCTION; Schema: billing
 
@@ -1996,7 +2183,74 @@ $$;
 
 -- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) IS 'Cancels an issued invoice: credits everything not yet credited with one credit note (returned) and records the cancellation time and reason. Canceling twice: 55000.';
+COMMENT ON FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) IS 'Cancels an issued invoice: what payments paid on it becomes their open credit again, everything not yet credited is credited by one credit note (returned), and the cancellation time and reason are recorded. Canceling twice: 55000.';
+
+-- Name: write_off(bigint, bigint, numeric, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.write_off(p_customer_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL::numeric, p_reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_currency text;
+    v_open numeric;
+    v_write_off_id bigint;
+BEGIN
+    SELECT i.currency, b.total - b.allocated INTO v_currency, v_open
+    FROM billing.invoice AS i
+    LEFT JOIN billing.invoice_balance AS b ON b.customer_id = i.customer_id AND b.invoice_id = i.invoice_id
+    WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
+    IF p_amount IS NULL AND v_open = 0 THEN
+        PERFORM billing.fail('55000', format('%s has nothing open to write off', billing.document_label(p_customer_id, p_invoice_id)));
+    END IF;
+    INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reason)
+    VALUES (p_customer_id, v_currency, p_invoice_id, coalesce(p_amount, v_open), p_reason)
+    RETURNING write_off_id INTO v_write_off_id;
+    RETURN v_write_off_id;
+END
+$$;
+
+-- Name: FUNCTION write_off(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.write_off(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) IS 'Writes off p_amount (default: all that is open) of an issued invoice as never to be collected; returns the write-off id. More than is open: 23514.';
+
+-- Name: write_off_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.write_off_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_open numeric;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('write-off %s of customer %s is history: %s refused',
+            OLD.write_off_id, OLD.customer_id, TG_OP));
+    END IF;
+    NEW.written_off_at := clock_timestamp();
+    PERFORM billing.check_money(NEW.amount, NEW.currency,
+        format('write-off of %s', billing.document_label(NEW.customer_id, NEW.invoice_id)));
+    SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
+    FOR UPDATE;
+    IF NOT FOUND AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
+        PERFORM billing.fail('55000', format('%s is a draft: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
+    END IF;
+    IF NEW.amount > v_open THEN
+        PERFORM billing.fail('23514', format('%s has %s open: %s cannot be written off',
+            billing.document_label(NEW.customer_id, NEW.invoice_id), v_open, NEW.amount));
+    END IF;
+    UPDATE billing.invoice_balance AS b SET allocated = b.allocated + NEW.amount
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION write_off_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.write_off_rules() IS 'Trigger: a write-off takes at most the open amount of an issued invoice (23514, draft: 55000) and settles it; it never changes (PB001).';
 
 -- Name: allocation; Type: TABLE; Schema: billing
 
@@ -2470,6 +2724,25 @@ CREATE TABLE billing.invoice_memo_line (
 
 COMMENT ON TABLE billing.invoice_memo_line IS 'Subtype of a memo line: text printed on the invoice, amount 0.';
 
+-- Name: write_off; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.write_off (
+    customer_id bigint NOT NULL,
+    write_off_id bigint NOT NULL,
+    currency character(3) NOT NULL,
+    invoice_id bigint NOT NULL,
+    invoice_kind text DEFAULT 'invoice'::text NOT NULL,
+    amount numeric NOT NULL,
+    reason text,
+    written_off_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT write_off_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT write_off_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text))
+);
+
+-- Name: TABLE write_off; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.write_off IS 'An open invoice amount that will never be collected (bad debt, a small residue): a non-cash credit applied to that invoice, reported apart from payments and credit notes. Immutable.';
+
 -- Name: invoice_summary; Type: VIEW; Schema: billing
 
 CREATE VIEW billing.invoice_summary AS
@@ -2494,22 +2767,27 @@ CREATE VIEW billing.invoice_summary AS
         CASE
             WHEN ((i.kind <> 'invoice'::text) OR (i.status <> 'issued'::text)) THEN NULL::text
             WHEN (c.invoice_id IS NOT NULL) THEN 'canceled'::text
+            WHEN ((b.allocated = b.total) AND (w.written_off > (0)::numeric)) THEN 'written_off'::text
             WHEN ((b.allocated = b.total) AND (COALESCE(a.paid, (0)::numeric) = (0)::numeric) AND (b.total > (0)::numeric)) THEN 'credited'::text
             WHEN (b.allocated = b.total) THEN 'paid'::text
             WHEN (COALESCE(a.paid, (0)::numeric) > (0)::numeric) THEN 'partially_paid'::text
             ELSE 'open'::text
-        END AS payment_status
-   FROM ((((billing.invoice i
+        END AS payment_status,
+    COALESCE(w.written_off, (0)::numeric) AS written_off
+   FROM (((((billing.invoice i
      LEFT JOIN billing.invoice_balance b ON (((i.customer_id = b.customer_id) AND (i.invoice_id = b.invoice_id))))
      LEFT JOIN LATERAL ( SELECT sum(al.amount) AS paid
            FROM billing.allocation al
           WHERE ((al.customer_id = i.customer_id) AND (al.invoice_id = i.invoice_id) AND (al.payment_id IS NOT NULL))) a ON (true))
+     LEFT JOIN LATERAL ( SELECT sum(wo.amount) AS written_off
+           FROM billing.write_off wo
+          WHERE ((wo.customer_id = i.customer_id) AND (wo.invoice_id = i.invoice_id))) w ON (true))
      LEFT JOIN billing.invoice_cancellation c ON (((i.customer_id = c.customer_id) AND (i.invoice_id = c.invoice_id))))
      LEFT JOIN billing.invoice_dispute d ON (((i.customer_id = d.customer_id) AND (i.invoice_id = d.invoice_id) AND (d.resolved_at IS NULL))));
 
 -- Name: VIEW invoice_summary; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), open_amount (an invoice: not yet paid or credited; a credit note: its unapplied rest) and payment_status (open, partially_paid, paid, credited, canceled; NULL for drafts and credit notes).';
+COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), open_amount (an invoice: not yet paid, credited or written off; a credit note: its unapplied, unrefunded rest), payment_status (open, partially_paid, paid, credited, written_off, canceled; NULL for drafts and credit notes) and written_off.';
 
 -- Name: line_type; Type: TABLE; Schema: billing
 
@@ -2587,8 +2865,10 @@ CREATE VIEW billing.order_summary AS
         END AS unbilled,
     o.is_canceled,
     o.canceled_time,
-    o.cancel_reason
-   FROM (((billing.sales_order o
+    o.cancel_reason,
+    COALESCE(pay.paid, (0)::numeric) AS paid,
+    COALESCE(pay.open_amount, (0)::numeric) AS open_amount
+   FROM ((((billing.sales_order o
      LEFT JOIN LATERAL ( SELECT sum(billing.round_money((l.quantity * l.unit_price), (o.currency)::text)) AS total,
             sum(billing.round_money(((l.quantity - l.billed_quantity) * l.unit_price), (o.currency)::text)) AS unbilled
            FROM billing.order_line l
@@ -2601,11 +2881,20 @@ CREATE VIEW billing.order_summary AS
             sum(s.credited_amount) AS credited
            FROM (billing.invoice_line_summary s
              JOIN billing.invoice i ON (((s.customer_id = i.customer_id) AND (s.invoice_id = i.invoice_id))))
-          WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id) AND (i.status = 'issued'::text))) inv ON (true));
+          WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id) AND (i.status = 'issued'::text))) inv ON (true))
+     LEFT JOIN LATERAL ( SELECT sum(billing.round_money(((v.paid * part.amount) / v.total), (o.currency)::text)) AS paid,
+            sum(billing.round_money(((v.open_amount * part.amount) / v.total), (o.currency)::text)) AS open_amount
+           FROM (( SELECT s.invoice_id,
+                    sum(s.amount) AS amount
+                   FROM billing.invoice_line_summary s
+                  WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id))
+                  GROUP BY s.invoice_id) part
+             JOIN billing.invoice_summary v ON ((part.invoice_id = v.invoice_id)))
+          WHERE ((v.customer_id = o.customer_id) AND (v.status = 'issued'::text) AND (v.total > (0)::numeric))) pay ON (true));
 
 -- Name: VIEW order_summary; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), and its cancellation.';
+COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total.';
 
 -- Name: payment_cancellation; Type: TABLE; Schema: billing
 
@@ -2719,6 +3008,55 @@ ALTER TABLE billing.product ALTER COLUMN product_id ADD GENERATED ALWAYS AS IDEN
     CACHE 1
 );
 
+-- Name: refund; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.refund (
+    customer_id bigint NOT NULL,
+    refund_id bigint NOT NULL,
+    currency character(3) NOT NULL,
+    amount numeric NOT NULL,
+    method_id bigint NOT NULL,
+    refunded_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    reason text,
+    CONSTRAINT refund_amount_check CHECK ((amount > (0)::numeric))
+);
+
+-- Name: TABLE refund; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.refund IS 'Money paid back to a customer out of open credit (an overpayment, a credit note''s unapplied rest). Immutable; its parts (billing.refund_part) say which payments or credit notes it used, and add up to its amount.';
+
+-- Name: refund_part; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.refund_part (
+    customer_id bigint NOT NULL,
+    refund_id bigint NOT NULL,
+    part_no integer NOT NULL,
+    currency character(3) NOT NULL,
+    payment_id bigint,
+    credit_note_id bigint,
+    credit_note_kind text DEFAULT 'credit_note'::text NOT NULL,
+    amount numeric NOT NULL,
+    CONSTRAINT refund_part_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT refund_part_credit_note_kind_check CHECK ((credit_note_kind = 'credit_note'::text)),
+    CONSTRAINT refund_part_source_check CHECK ((num_nonnulls(payment_id, credit_note_id) = 1))
+);
+
+-- Name: TABLE refund_part; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.refund_part IS 'Which open credit a refund used: part of one payment''s or one credit note''s unapplied rest.';
+
+-- Name: refund_refund_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.refund ALTER COLUMN refund_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.refund_refund_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 -- Name: sales_order_order_id_seq; Type: SEQUENCE; Schema: billing
 
 ALTER TABLE billing.sales_order ALTER COLUMN order_id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2741,6 +3079,17 @@ CREATE TABLE billing.tax_authority (
 -- Name: TABLE tax_authority; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.tax_authority IS 'Who a tax line is remitted to, e.g. a national VAT or a state sales tax.';
+
+-- Name: write_off_write_off_id_seq; Type: SEQUENCE; Schema: billing
+
+ALTER TABLE billing.write_off ALTER COLUMN write_off_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME billing.write_off_write_off_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 -- Name: allocation allocation_pkey; Type: CONSTRAINT; Schema: billing
 
@@ -2922,6 +3271,21 @@ ALTER TABLE ONLY billing.product
 ALTER TABLE ONLY billing.product
     ADD CONSTRAINT product_sku_key UNIQUE (sku);
 
+-- Name: refund refund_currency_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund
+    ADD CONSTRAINT refund_currency_key UNIQUE (customer_id, refund_id, currency);
+
+-- Name: refund_part refund_part_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund_part
+    ADD CONSTRAINT refund_part_pkey PRIMARY KEY (customer_id, refund_id, part_no);
+
+-- Name: refund refund_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund
+    ADD CONSTRAINT refund_pkey PRIMARY KEY (customer_id, refund_id);
+
 -- Name: sales_order sales_order_order_ref_key; Type: CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.sales_order
@@ -2936,6 +3300,11 @@ ALTER TABLE ONLY billing.sales_order
 
 ALTER TABLE ONLY billing.tax_authority
     ADD CONSTRAINT tax_authority_pkey PRIMARY KEY (tax_code);
+
+-- Name: write_off write_off_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.write_off
+    ADD CONSTRAINT write_off_pkey PRIMARY KEY (customer_id, write_off_id);
 
 -- Name: allocation_credit_note_idx; Type: INDEX; Schema: billing
 
@@ -2976,6 +3345,10 @@ CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line
 -- Name: payment_balance_open_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX payment_balance_open_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE (((allocated + refunded) + voided) < amount);
+
+-- Name: write_off_invoice_idx; Type: INDEX; Schema: billing
+
+CREATE INDEX write_off_invoice_idx ON billing.write_off USING btree (customer_id, invoice_id);
 
 -- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing
 
@@ -3040,6 +3413,18 @@ CREATE TRIGGER t05_payment_cancellation_no_truncate BEFORE TRUNCATE ON billing.p
 -- Name: payment t05_payment_no_truncate; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t05_payment_no_truncate BEFORE TRUNCATE ON billing.payment FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: refund t05_refund_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_refund_no_truncate BEFORE TRUNCATE ON billing.refund FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: refund_part t05_refund_part_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_refund_part_no_truncate BEFORE TRUNCATE ON billing.refund_part FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: write_off t05_write_off_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_write_off_no_truncate BEFORE TRUNCATE ON billing.write_off FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
 -- Name: allocation t10_allocation_rules; Type: TRIGGER; Schema: billing
 
@@ -3113,9 +3498,21 @@ CREATE TRIGGER t10_payment_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE 
 
 CREATE TRIGGER t10_payment_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_rules();
 
+-- Name: refund_part t10_refund_part_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_refund_part_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
+
+-- Name: refund t10_refund_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_refund_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.refund FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
+
 -- Name: sales_order t10_sales_order_rules; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t10_sales_order_rules BEFORE INSERT OR UPDATE ON billing.sales_order FOR EACH ROW EXECUTE FUNCTION billing.sales_order_rules();
+
+-- Name: write_off t10_write_off_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_write_off_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.write_off FOR EACH ROW EXECUTE FUNCTION billing.write_off_rules();
 
 -- Name: credit_note_line t20_credit_note_line_check; Type: TRIGGER; Schema: billing
 
@@ -3153,9 +3550,17 @@ CREATE TRIGGER t20_invoice_tax_line_check AFTER INSERT OR UPDATE ON billing.invo
 
 CREATE TRIGGER t20_payment_recorded AFTER INSERT ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_recorded();
 
+-- Name: refund_part t20_refund_part_booked; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_refund_part_booked AFTER INSERT ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refund_part_booked();
+
 -- Name: sales_order t20_sales_order_canceled; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t20_sales_order_canceled AFTER UPDATE ON billing.sales_order FOR EACH ROW WHEN (((NOT old.is_canceled) AND new.is_canceled)) EXECUTE FUNCTION billing.sales_order_canceled();
+
+-- Name: refund t30_refund_complete; Type: TRIGGER; Schema: billing
+
+CREATE CONSTRAINT TRIGGER t30_refund_complete AFTER INSERT ON billing.refund DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION billing.refund_complete();
 
 -- Name: allocation allocation_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
 
@@ -3332,6 +3737,36 @@ ALTER TABLE ONLY billing.payment
 ALTER TABLE ONLY billing.payment
     ADD CONSTRAINT payment_method_fkey FOREIGN KEY (method_id) REFERENCES billing.payment_method(method_id);
 
+-- Name: refund refund_currency_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund
+    ADD CONSTRAINT refund_currency_fkey FOREIGN KEY (currency) REFERENCES billing.currency(code);
+
+-- Name: refund refund_customer_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund
+    ADD CONSTRAINT refund_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: refund refund_method_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund
+    ADD CONSTRAINT refund_method_fkey FOREIGN KEY (method_id) REFERENCES billing.payment_method(method_id);
+
+-- Name: refund_part refund_part_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund_part
+    ADD CONSTRAINT refund_part_credit_note_fkey FOREIGN KEY (customer_id, credit_note_id, credit_note_kind, currency) REFERENCES billing.invoice(customer_id, invoice_id, kind, currency);
+
+-- Name: refund_part refund_part_payment_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund_part
+    ADD CONSTRAINT refund_part_payment_fkey FOREIGN KEY (customer_id, payment_id, currency) REFERENCES billing.payment(customer_id, payment_id, currency);
+
+-- Name: refund_part refund_part_refund_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.refund_part
+    ADD CONSTRAINT refund_part_refund_fkey FOREIGN KEY (customer_id, refund_id, currency) REFERENCES billing.refund(customer_id, refund_id, currency);
+
 -- Name: sales_order sales_order_currency_fkey; Type: FK CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.sales_order
@@ -3341,3 +3776,8 @@ ALTER TABLE ONLY billing.sales_order
 
 ALTER TABLE ONLY billing.sales_order
     ADD CONSTRAINT sales_order_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: write_off write_off_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.write_off
+    ADD CONSTRAINT write_off_invoice_fkey FOREIGN KEY (customer_id, invoice_id, invoice_kind, currency) REFERENCES billing.invoice(customer_id, invoice_id, kind, currency);
