@@ -132,3 +132,19 @@ def test_one_payment_racing_into_eight_invoices_never_overspends(db, db_url, api
     failures = [r for r in results if isinstance(r, psycopg.Error)]
     assert len(failures) == 3 and {f.sqlstate for f in failures} == {"55000"}, results  # nothing left to allocate
     assert db.execute("SELECT allocated FROM billing.payment_balance WHERE payment_id = %s", [p]).fetchone()[0] == 100
+
+
+def test_eight_concurrent_auto_allocations_never_deadlock_or_overpay(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    for amount in (30, 50, 70, 90, 110):
+        inv = api.create_invoice(c, "EUR")
+        api.add_fee_line(c, inv, "ADMIN", amount)
+        api.issue_invoice(c, inv)
+    payments = [api.record_payment(c, "EUR", 45, "CARD") for _ in range(8)]
+    strategies = ["oldest", "exact_then_oldest"] * 4
+    auto = [lambda conn, p=p, s=s: conn.execute("SELECT count(*) FROM billing.auto_allocate(%s, %s, %s)", [c, p, s]).fetchone()
+            for p, s in zip(payments, strategies)]
+    results = run_together(db_url, auto)
+    assert not any(isinstance(r, psycopg.Error) for r in results), results
+    # 8 x 45 = 360 against 350 open: everything is paid, 10 stays unapplied
+    assert db.execute("SELECT receivable, open_credit FROM billing.customer_balance WHERE customer_id = %s", [c]).fetchone() == (0, 10)
