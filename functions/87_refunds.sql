@@ -5,18 +5,29 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+        PERFORM billing.fail('PB001', format('refund %s of customer %s is history: %s refused',
+            OLD.refund_id, OLD.customer_id, TG_OP));
     END IF;
-    IF TG_TABLE_NAME = 'refund' THEN
-        PERFORM billing.check_money(NEW.amount, NEW.currency, format('refund to customer %s', NEW.customer_id));
-        NEW.recorded_at := clock_timestamp();
-    END IF;
+    PERFORM billing.check_money(NEW.amount, NEW.currency, format('refund to customer %s', NEW.customer_id));
+    NEW.recorded_at := clock_timestamp();
     RETURN NEW;
 END
 $$;
 
 COMMENT ON FUNCTION billing.refund_rules() IS
-'Trigger on refund and refund_part: amounts fit the currency (23514), rows never change (PB001).';
+'Trigger: a refund fits its currency (23514), is stamped with the time it is recorded, and never changes (PB001).';
+
+CREATE OR REPLACE FUNCTION billing.refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.refuse_change() IS
+'Row trigger for append-only history: UPDATE and DELETE are refused (PB001).';
 
 CREATE OR REPLACE FUNCTION billing.refund_part_booked() RETURNS trigger
 LANGUAGE plpgsql
@@ -108,8 +119,8 @@ BEFORE INSERT OR UPDATE OR DELETE ON billing.refund
 FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
 
 CREATE OR REPLACE TRIGGER t10_refund_part_rules
-BEFORE INSERT OR UPDATE OR DELETE ON billing.refund_part
-FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
+BEFORE UPDATE OR DELETE ON billing.refund_part
+FOR EACH ROW EXECUTE FUNCTION billing.refuse_change();
 
 CREATE OR REPLACE TRIGGER t20_refund_part_booked
 AFTER INSERT ON billing.refund_part

@@ -198,11 +198,12 @@ COMMENT ON VIEW billing.payment_summary IS
 
 CREATE OR REPLACE VIEW billing.customer_balance AS
 SELECT
-    customer_id,
-    currency,
-    sum(receivable) AS receivable,
-    sum(open_credit) AS open_credit,
-    sum(receivable) - sum(open_credit) AS net
+    open_item.customer_id,
+    open_item.currency,
+    sum(open_item.receivable) AS receivable,
+    sum(open_item.open_credit) AS open_credit,
+    sum(open_item.receivable) - sum(open_item.open_credit) AS net,
+    c.name AS customer_name
 FROM (
     SELECT
         i.customer_id,
@@ -222,8 +223,9 @@ FROM (
     INNER JOIN billing.payment AS p ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
     WHERE b.allocated + b.refunded + b.voided < b.amount
 ) AS open_item
-GROUP BY customer_id, currency;
+INNER JOIN billing.customer AS c ON open_item.customer_id = c.customer_id
+GROUP BY open_item.customer_id, open_item.currency, c.name;
 
 COMMENT ON VIEW billing.customer_balance IS
 'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit '
-'notes), and net = receivable - open_credit. Only customers with something open appear.';
+'notes), net = receivable - open_credit, and the customer''s name. Only customers with something open appear.';

@@ -1853,19 +1853,33 @@ CREATE FUNCTION billing.refund_rules() RETURNS trigger
     AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
-        PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+        PERFORM billing.fail('PB001', format('refund %s of customer %s is history: %s refused',
+            OLD.refund_id, OLD.customer_id, TG_OP));
     END IF;
-    IF TG_TABLE_NAME = 'refund' THEN
-        PERFORM billing.check_money(NEW.amount, NEW.currency, format('refund to customer %s', NEW.customer_id));
-        NEW.recorded_at := clock_timestamp();
-    END IF;
+    PERFORM billing.check_money(NEW.amount, NEW.currency, format('refund to customer %s', NEW.customer_id));
+    NEW.recorded_at := clock_timestamp();
     RETURN NEW;
 END
 $$;
 
 -- Name: FUNCTION refund_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.refund_rules() IS 'Trigger on refund and refund_part: amounts fit the currency (23514), rows never change (PB001).';
+COMMENT ON FUNCTION billing.refund_rules() IS 'Trigger: a refund fits its currency (23514), is stamped with the time it is recorded, and never changes (PB001).';
+
+-- Name: refuse_change(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION refuse_change(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.refuse_change() IS 'Row trigger for append-only history: UPDATE and DELETE are refused (PB001).';
 
 -- Name: refuse_direct_change(); Type: FUNCTION; Schema: billing
 
@@ -2482,12 +2496,13 @@ COMMENT ON COLUMN billing.payment_balance.voided IS 'The unallocated rest of a c
 -- Name: customer_balance; Type: VIEW; Schema: billing
 
 CREATE VIEW billing.customer_balance AS
- SELECT customer_id,
-    currency,
-    sum(receivable) AS receivable,
-    sum(open_credit) AS open_credit,
-    (sum(receivable) - sum(open_credit)) AS net
-   FROM ( SELECT i.customer_id,
+ SELECT open_item.customer_id,
+    open_item.currency,
+    sum(open_item.receivable) AS receivable,
+    sum(open_item.open_credit) AS open_credit,
+    (sum(open_item.receivable) - sum(open_item.open_credit)) AS net,
+    c.name AS customer_name
+   FROM (( SELECT i.customer_id,
             i.currency,
                 CASE
                     WHEN (i.kind = 'invoice'::text) THEN (b.total - b.allocated)
@@ -2508,11 +2523,12 @@ CREATE VIEW billing.customer_balance AS
            FROM (billing.payment_balance b
              JOIN billing.payment p ON (((b.customer_id = p.customer_id) AND (b.payment_id = p.payment_id))))
           WHERE (((b.allocated + b.refunded) + b.voided) < b.amount)) open_item
-  GROUP BY customer_id, currency;
+     JOIN billing.customer c ON ((open_item.customer_id = c.customer_id)))
+  GROUP BY open_item.customer_id, open_item.currency, c.name;
 
 -- Name: VIEW customer_balance; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.customer_balance IS 'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit notes), and net = receivable - open_credit. Only customers with something open appear.';
+COMMENT ON VIEW billing.customer_balance IS 'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit notes), net = receivable - open_credit, and the customer''s name. Only customers with something open appear.';
 
 -- Name: customer_customer_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -3500,7 +3516,7 @@ CREATE TRIGGER t10_payment_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.pa
 
 -- Name: refund_part t10_refund_part_rules; Type: TRIGGER; Schema: billing
 
-CREATE TRIGGER t10_refund_part_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
+CREATE TRIGGER t10_refund_part_rules BEFORE DELETE OR UPDATE ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refuse_change();
 
 -- Name: refund t10_refund_rules; Type: TRIGGER; Schema: billing
 

@@ -12,7 +12,8 @@ from helpers import D, Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-EXPECTED_REFUSALS = {"23514", "55000", "23503", "22023"}
+# 23505: disputing an invoice that is disputed already.
+EXPECTED_REFUSALS = {"23514", "55000", "23503", "22023", "23505"}
 
 index = st.integers(min_value=0, max_value=30)
 cents = st.integers(min_value=1, max_value=20000)

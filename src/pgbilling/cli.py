@@ -25,10 +25,12 @@ DEMO_DATABASE = "pgbilling_demo"
 # What `demo` prints, in order; views that a later migration adds are shown once they exist.
 # Each is "columns ORDER BY ...", short enough for an 80-column terminal.
 DEMO_VIEWS = {
-    "order_summary": "order_ref, currency, order_total, invoiced, credited, unbilled, is_canceled ORDER BY order_id",
-    "invoice_summary": "invoice_no, kind, currency, total, credited, is_disputed, is_canceled ORDER BY issued_at",
-    "payment_summary": "* ORDER BY 1",
-    "customer_balance": "* ORDER BY 1",
+    "order_summary": "order_ref, currency, order_total, invoiced, credited, paid, open_amount, is_canceled ORDER BY order_id",
+    "invoice_summary": "invoice_no, kind, currency, total, credited, paid, open_amount, payment_status, is_disputed"
+    " ORDER BY issued_at",
+    "payment_summary": "payment_no, method, currency, amount, allocated, unallocated, refunded, is_canceled"
+    " ORDER BY payment_id",
+    "customer_balance": "customer_id, currency, receivable, open_credit, net ORDER BY customer_id, currency",
 }
 
 
