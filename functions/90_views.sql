@@ -121,7 +121,15 @@ SELECT
     o.canceled_time,
     o.cancel_reason,
     coalesce(pay.paid, 0) AS paid,
-    coalesce(pay.open_amount, 0) AS open_amount
+    coalesce(pay.open_amount, 0) AS open_amount,
+    CASE
+        WHEN o.is_canceled THEN 'canceled'
+        WHEN coalesce(inv.invoiced, 0) = 0 THEN 'unbilled'
+        WHEN coalesce(pay.open_amount, 0) > 0 AND coalesce(pay.paid, 0) > 0 THEN 'partially_paid'
+        WHEN coalesce(pay.open_amount, 0) > 0 THEN 'open'
+        WHEN coalesce(pay.paid, 0) > 0 THEN 'paid'
+        ELSE 'credited'
+    END AS payment_status
 FROM billing.sales_order AS o
 LEFT JOIN LATERAL (
     SELECT
@@ -167,7 +175,8 @@ COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '
 'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
 '0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open '
-'amounts that its lines make of each invoice''s total.';
+'amounts that its lines make of each invoice''s total, and payment_status (unbilled, open, partially_paid, paid, '
+'credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 CREATE OR REPLACE VIEW billing.payment_summary AS
 SELECT

@@ -2883,7 +2883,15 @@ CREATE VIEW billing.order_summary AS
     o.canceled_time,
     o.cancel_reason,
     COALESCE(pay.paid, (0)::numeric) AS paid,
-    COALESCE(pay.open_amount, (0)::numeric) AS open_amount
+    COALESCE(pay.open_amount, (0)::numeric) AS open_amount,
+        CASE
+            WHEN o.is_canceled THEN 'canceled'::text
+            WHEN (COALESCE(inv.invoiced, (0)::numeric) = (0)::numeric) THEN 'unbilled'::text
+            WHEN ((COALESCE(pay.open_amount, (0)::numeric) > (0)::numeric) AND (COALESCE(pay.paid, (0)::numeric) > (0)::numeric)) THEN 'partially_paid'::text
+            WHEN (COALESCE(pay.open_amount, (0)::numeric) > (0)::numeric) THEN 'open'::text
+            WHEN (COALESCE(pay.paid, (0)::numeric) > (0)::numeric) THEN 'paid'::text
+            ELSE 'credited'::text
+        END AS payment_status
    FROM ((((billing.sales_order o
      LEFT JOIN LATERAL ( SELECT sum(billing.round_money((l.quantity * l.unit_price), (o.currency)::text)) AS total,
             sum(billing.round_money(((l.quantity - l.billed_quantity) * l.unit_price), (o.currency)::text)) AS unbilled
@@ -2910,7 +2918,7 @@ CREATE VIEW billing.order_summary AS
 
 -- Name: VIEW order_summary; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total.';
+COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total, and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 -- Name: payment_cancellation; Type: TABLE; Schema: billing
 

@@ -97,11 +97,11 @@ def test_fee_added_after_payment_is_billed_and_paid_separately(db, api, shop) ->
     api.allocate_payment(c, api.record_payment(c, "EUR", 80, "CARD"), first)
     api.add_order_charge(c, order, "LATE", D("12.50"))
     supplementary = api.bill_order(c, order)
-    assert row(db, "SELECT paid, open_amount FROM billing.order_summary WHERE order_id = %s", [order]) == {
-        "paid": 80, "open_amount": D("12.50")}
+    assert row(db, "SELECT paid, open_amount, payment_status FROM billing.order_summary WHERE order_id = %s", [order]) == {
+        "paid": 80, "open_amount": D("12.50"), "payment_status": "partially_paid"}
     api.allocate_payment(c, api.record_payment(c, "EUR", D("12.50"), "PAYPAL"), supplementary)
-    assert row(db, "SELECT order_total, paid, open_amount FROM billing.order_summary WHERE order_id = %s", [order]) == {
-        "order_total": D("92.50"), "paid": D("92.50"), "open_amount": 0}
+    assert row(db, "SELECT order_total, paid, open_amount, payment_status FROM billing.order_summary WHERE order_id = %s",
+               [order]) == {"order_total": D("92.50"), "paid": D("92.50"), "open_amount": 0, "payment_status": "paid"}
 
 
 def test_order_canceled_after_payment_refunds_and_cancels_its_own_payments(db, api, shop) -> None:

@@ -76,13 +76,15 @@ def test_every_table_view_and_function_has_a_comment(postgresql: psycopg.Connect
     assert missing == [], "COMMENT ON missing for: " + ", ".join(m[0] for m in missing)
 
 
-def test_readme_walkthrough_runs_in_psql(db_url: str, tmp_path: Path) -> None:
-    """README's SQL walkthrough is run as written, in psql, on a freshly migrated database."""
+def test_readme_sql_examples_run_in_psql(db_url: str, tmp_path: Path) -> None:
+    """Every ```sql block of README is run as written, in order, in psql, on a freshly migrated database."""
     readme = (paths.SQL_ROOT / "README.md").read_text(encoding="utf-8")
-    walkthrough = readme.split("```sql\n", 1)[1].split("```\n", 1)[0]
-    script = tmp_path / "walkthrough.sql"
-    script.write_text(walkthrough, encoding="utf-8")
-    done = subprocess.run([str(server.bin_path("psql")), "-X", "-v", "ON_ERROR_STOP=1", "-f", str(script), db_url],
+    blocks = [part.split("```\n", 1)[0] for part in readme.split("```sql\n")[1:]]
+    assert len(blocks) >= 2, "README lost its SQL examples"
+    script = tmp_path / "readme.sql"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    done = subprocess.run([str(server.bin_path("psql")), "-X", "-A", "-v", "ON_ERROR_STOP=1", "-f", str(script), db_url],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "INV-000003 | invoice     | 297.50 |     5.00 | 87.75 |      204.75 | partially_paid" in done.stdout
+    assert "|invoice|297.50|5.00|87.75|204.75|partially_paid|t|f" in done.stdout  # the walkthrough's licence
+    assert "EUR|30.00|60.00|-30.00" in done.stdout  # the strategies example's balance
