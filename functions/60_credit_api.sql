@@ -132,6 +132,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_credit_note_id bigint;
+    v_payment_ids bigint[];
     r record;
 BEGIN
     IF EXISTS (
@@ -141,21 +142,45 @@ BEGIN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
     PERFORM billing.require(p_reason, 'p_reason');
-    -- Lock order: the credit note series first, then the payments (sources), then the invoice.
+    -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
     PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
-    -- What payments paid is freed first (it becomes their open credit), so the void credit note settles the invoice.
-    FOR r IN
-        SELECT a.allocation_id FROM billing.allocation AS a
+    SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
+    FROM billing.active_allocation AS a
+    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is
+    -- from a payment not locked here, so the caller retries rather than risk a lock-order inversion.
+    IF EXISTS (
+        SELECT FROM billing.active_allocation AS a
         WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-            AND a.reverses_allocation_id IS NULL
-            AND NOT EXISTS (
-                SELECT FROM billing.allocation AS x
-                WHERE x.customer_id = a.customer_id AND x.reverses_allocation_id = a.allocation_id
-            )
+            AND a.payment_id <> ALL(coalesce(v_payment_ids, '{}'))
+    ) THEN
+        PERFORM billing.fail('40001', format('%s was paid while it was being canceled', billing.document_label(p_customer_id, p_invoice_id)),
+            p_hint => 'Retry the transaction.');
+    END IF;
+    -- What payments paid becomes their open credit again, and write-offs are reversed: the void credit note
+    -- then settles the whole invoice, so nothing of it turns into credit the customer never paid.
+    FOR r IN
+        SELECT a.allocation_id FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
         ORDER BY a.payment_id, a.allocation_id
     LOOP
         PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
     END LOOP;
+    INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
+    SELECT w.customer_id, w.currency, w.invoice_id, -w.amount, w.write_off_id, p_reason
+    FROM billing.write_off AS w
+    WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
+        AND NOT EXISTS (
+            SELECT FROM billing.write_off AS x WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
+        )
+    ORDER BY w.write_off_id;
     v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
@@ -165,8 +190,8 @@ $$;
 
 COMMENT ON FUNCTION billing.cancel_invoice(bigint, bigint, text, timestamptz) IS
 'Internal to void_invoice and order cancellation: reverses what payments paid on the invoice (their open '
-'credit again), credits everything left with one credit note (returned), and records the cancellation with the '
-'given time and reason.';
+'credit again) and its write-offs, credits everything left with one credit note (returned), and records the '
+'cancellation with the given time and reason. A payment allocated to it meanwhile: 40001, retry.';
 
 CREATE OR REPLACE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
 RETURNS bigint
@@ -221,7 +246,7 @@ BEGIN
             )
             AND s.has_credit_left;
     -- The payments that paid those invoices, before they are voided.
-    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.allocation AS a
+    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.active_allocation AS a
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);

@@ -76,6 +76,26 @@ BEGIN
     NEW.allocated_at := clock_timestamp();
     v_source := billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id);
     v_target := billing.document_label(NEW.customer_id, NEW.invoice_id);
+    -- The source first, then the invoice: the lock order of every allocating path. The checks below run
+    -- after the locks, so they see what a concurrent cancellation committed.
+    IF NEW.payment_id IS NOT NULL THEN
+        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_source_left FROM billing.payment_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+        FOR UPDATE;
+    ELSE
+        SELECT b.total - b.allocated - b.refunded INTO v_source_left FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
+        FOR UPDATE;
+    END IF;
+    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
+    FOR UPDATE;
+    IF EXISTS (
+        SELECT FROM billing.invoice_cancellation AS ic WHERE ic.customer_id = NEW.customer_id AND ic.invoice_id = NEW.invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled: its allocations no longer change', v_target),
+            p_hint => 'Its void credit note settles it; apply payments elsewhere.');
+    END IF;
 
     IF NEW.reverses_allocation_id IS NOT NULL THEN
         SELECT a.* INTO v_original FROM billing.allocation AS a
@@ -127,19 +147,6 @@ BEGIN
         END IF;
     END IF;
 
-    -- The source first, then the invoice: the lock order of every allocating path.
-    IF NEW.payment_id IS NOT NULL THEN
-        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_source_left FROM billing.payment_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
-        FOR UPDATE;
-    ELSE
-        SELECT b.total - b.allocated - b.refunded INTO v_source_left FROM billing.invoice_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
-        FOR UPDATE;
-    END IF;
-    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
-    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
-    FOR UPDATE;
     IF NEW.amount > v_source_left THEN
         PERFORM billing.fail('23514', format('%s has %s left to allocate, not %s', v_source, v_source_left, NEW.amount));
     END IF;
@@ -163,7 +170,8 @@ $$;
 COMMENT ON FUNCTION billing.allocation_rules() IS
 'Trigger: an allocation goes to an issued invoice from an uncanceled payment or an issued credit note (55000), '
 'fits the currency, and never exceeds what the source has left or the invoice has open (23514); a reversal '
-'mirrors its original and happens once (55000). Moves both balances; allocations never change (PB001).';
+'mirrors its original and happens once (55000); a canceled invoice''s allocations no longer change (55000). '
+'Moves both balances; allocations never change (PB001).';
 
 CREATE OR REPLACE TRIGGER t10_allocation_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.allocation
@@ -173,7 +181,7 @@ CREATE OR REPLACE FUNCTION billing.payment_cancellation_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_allocation billing.allocation;
+    v_allocation record;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
@@ -185,14 +193,15 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
     END IF;
+    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+    FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
     FOR v_allocation IN
-        SELECT a.* FROM billing.allocation AS a
-        WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id AND a.reverses_allocation_id IS NULL
-            AND NOT EXISTS (
-                SELECT FROM billing.allocation AS r
-                WHERE r.customer_id = a.customer_id AND r.reverses_allocation_id = a.allocation_id
-            )
+        SELECT a.customer_id, a.currency, a.invoice_id, a.payment_id, a.amount, a.allocation_id
+        FROM billing.active_allocation AS a
+        WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id
         ORDER BY a.invoice_id, a.allocation_id
     LOOP
         INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, amount, reverses_allocation_id, reason)

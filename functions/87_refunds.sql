@@ -44,6 +44,10 @@ BEGIN
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
         FOR UPDATE;
     END IF;
+    IF v_left IS NULL THEN
+        PERFORM billing.fail('55000', format('%s is not a source of credit (a draft?)',
+            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)));
+    END IF;
     IF NEW.amount > v_left THEN
         PERFORM billing.fail('23514', format('refund %s would take %s from %s, which has %s of open credit',
             NEW.refund_id, NEW.amount, billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id), v_left));
@@ -86,19 +90,33 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_open numeric;
+    v_original billing.write_off;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('write-off %s of customer %s is history: %s refused',
             OLD.write_off_id, OLD.customer_id, TG_OP));
     END IF;
     NEW.written_off_at := clock_timestamp();
+    IF NEW.reverses_write_off_id IS NOT NULL THEN
+        SELECT w.* INTO v_original FROM billing.write_off AS w
+        WHERE w.customer_id = NEW.customer_id AND w.write_off_id = NEW.reverses_write_off_id;
+        IF FOUND AND (v_original.reverses_write_off_id IS NOT NULL
+            OR (NEW.invoice_id, NEW.currency, NEW.amount) IS DISTINCT FROM (v_original.invoice_id, v_original.currency, -v_original.amount)) THEN
+            PERFORM billing.fail('23514', format('a reversal of write-off %s must mirror it', NEW.reverses_write_off_id));
+        END IF;
+    END IF;
     PERFORM billing.check_money(NEW.amount, NEW.currency,
         format('write-off of %s', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
-    IF NOT FOUND AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
+    IF v_open IS NULL AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
         PERFORM billing.fail('55000', format('%s is a draft: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
+    END IF;
+    IF NEW.amount > 0 AND EXISTS (
+        SELECT FROM billing.invoice_cancellation AS c WHERE c.customer_id = NEW.customer_id AND c.invoice_id = NEW.invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     END IF;
     IF NEW.amount > v_open THEN
         PERFORM billing.fail('23514', format('%s has %s open: %s cannot be written off',
@@ -111,8 +129,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.write_off_rules() IS
-'Trigger: a write-off takes at most the open amount of an issued invoice (23514, draft: 55000) and settles it; '
-'it never changes (PB001).';
+'Trigger: a write-off takes at most the open amount of an issued, uncanceled invoice (23514; draft or canceled: '
+'55000) and settles it; a reversal mirrors its original (23514); neither ever changes (PB001).';
 
 CREATE OR REPLACE TRIGGER t10_refund_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.refund
@@ -170,7 +188,20 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
         v_method_id, p_reason)
     RETURNING refund_id INTO v_refund_id;
-    -- The sources, locked in a fixed order (payments, then credit notes, by id), then used oldest first.
+    -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
+    -- then used oldest first.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded + b.voided < b.amount
+        AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+        AND b.invoice_id IN (
+            SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
+        )
+    ORDER BY b.invoice_id
+    FOR UPDATE;
     FOR r IN
         SELECT s.payment_id, s.credit_note_id, s.open_credit
         FROM (

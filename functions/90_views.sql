@@ -1,5 +1,27 @@
 -- Views: how documents, lines and orders read, including what is derived (credited, canceled, disputed).
 
+CREATE OR REPLACE VIEW billing.active_allocation AS
+SELECT
+    a.customer_id,
+    a.allocation_id,
+    a.currency,
+    a.invoice_id,
+    a.payment_id,
+    a.credit_note_id,
+    a.amount,
+    a.allocated_at,
+    a.reason,
+    a.allocated_by
+FROM billing.allocation AS a
+WHERE
+    a.reverses_allocation_id IS NULL
+    AND NOT EXISTS (
+        SELECT FROM billing.allocation AS r
+        WHERE r.customer_id = a.customer_id AND r.reverses_allocation_id = a.allocation_id
+    );
+
+COMMENT ON VIEW billing.active_allocation IS 'Allocations that stand: not reversals, and not reversed.';
+
 CREATE OR REPLACE VIEW billing.invoice_summary AS
 SELECT
     i.customer_id,

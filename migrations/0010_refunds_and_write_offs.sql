@@ -53,17 +53,22 @@ CREATE TABLE billing.write_off (
     invoice_id bigint NOT NULL,
     invoice_kind text NOT NULL DEFAULT 'invoice',
     amount numeric NOT NULL,
+    reverses_write_off_id bigint,
     reason text,
     written_off_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT write_off_pkey PRIMARY KEY (customer_id, write_off_id),
+    CONSTRAINT write_off_reverses_key UNIQUE (customer_id, reverses_write_off_id),
+    CONSTRAINT write_off_reverses_fkey FOREIGN KEY (customer_id, reverses_write_off_id)
+    REFERENCES billing.write_off (customer_id, write_off_id),
     CONSTRAINT write_off_invoice_fkey FOREIGN KEY (customer_id, invoice_id, invoice_kind, currency)
     REFERENCES billing.invoice (customer_id, invoice_id, kind, currency),
     CONSTRAINT write_off_invoice_kind_check CHECK (invoice_kind = 'invoice'),
-    CONSTRAINT write_off_amount_check CHECK (amount > 0)
+    CONSTRAINT write_off_amount_check CHECK (amount <> 0 AND (amount > 0) = (reverses_write_off_id IS NULL))
 );
 
 CREATE INDEX write_off_invoice_idx ON billing.write_off (customer_id, invoice_id);
 
 COMMENT ON TABLE billing.write_off IS
 'An open invoice amount that will never be collected (bad debt, a small residue): a non-cash credit applied to '
-'that invoice, reported apart from payments and credit notes. Immutable.';
+'that invoice, reported apart from payments and credit notes. Immutable; voiding the invoice appends a reversing '
+'entry (negative amount, reverses_write_off_id), as un-allocating does.';

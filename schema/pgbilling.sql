@@ -297,6 +297,26 @@ BEGIN
     NEW.allocated_at := clock_timestamp();
     v_source := billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id);
     v_target := billing.document_label(NEW.customer_id, NEW.invoice_id);
+    -- The source first, then the invoice: the lock order of every allocating path. The checks below run
+    -- after the locks, so they see what a concurrent cancellation committed.
+    IF NEW.payment_id IS NOT NULL THEN
+        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_source_left FROM billing.payment_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+        FOR UPDATE;
+    ELSE
+        SELECT b.total - b.allocated - b.refunded INTO v_source_left FROM billing.invoice_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
+        FOR UPDATE;
+    END IF;
+    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
+    FOR UPDATE;
+    IF EXISTS (
+        SELECT FROM billing.invoice_cancellation AS ic WHERE ic.customer_id = NEW.customer_id AND ic.invoice_id = NEW.invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled: its allocations no longer change', v_target),
+            p_hint => 'Its void credit note settles it; apply payments elsewhere.');
+    END IF;
 
     IF NEW.reverses_allocation_id IS NOT NULL THEN
         SELECT a.* INTO v_original FROM billing.allocation AS a
@@ -348,19 +368,6 @@ BEGIN
         END IF;
     END IF;
 
-    -- The source first, then the invoice: the lock order of every allocating path.
-    IF NEW.payment_id IS NOT NULL THEN
-        SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_source_left FROM billing.payment_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
-        FOR UPDATE;
-    ELSE
-        SELECT b.total - b.allocated - b.refunded INTO v_source_left FROM billing.invoice_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
-        FOR UPDATE;
-    END IF;
-    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
-    WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
-    FOR UPDATE;
     IF NEW.amount > v_source_left THEN
         PERFORM billing.fail('23514', format('%s has %s left to allocate, not %s', v_source, v_source_left, NEW.amount));
     END IF;
@@ -383,7 +390,7 @@ $$;
 
 -- Name: FUNCTION allocation_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.allocation_rules() IS 'Trigger: an allocation goes to an issued invoice from an uncanceled payment or an issued credit note (55000), fits the currency, and never exceeds what the source has left or the invoice has open (23514); a reversal mirrors its original and happens once (55000). Moves both balances; allocations never change (PB001).';
+COMMENT ON FUNCTION billing.allocation_rules() IS 'Trigger: an allocation goes to an issued invoice from an uncanceled payment or an issued credit note (55000), fits the currency, and never exceeds what the source has left or the invoice has open (23514); a reversal mirrors its original and happens once (55000); a canceled invoice''s allocations no longer change (55000). Moves both balances; allocations never change (PB001).';
 
 -- Name: apply_credit_note(bigint, bigint, bigint, numeric); Type: FUNCTION; Schema: billing
 
@@ -557,6 +564,7 @@ CREATE FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint
     AS $$
 DECLARE
     v_credit_note_id bigint;
+    v_payment_ids bigint[];
     r record;
 BEGIN
     IF EXISTS (
@@ -566,21 +574,45 @@ BEGIN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
     PERFORM billing.require(p_reason, 'p_reason');
-    -- Lock order: the credit note series first, then the payments (sources), then the invoice.
+    -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
     PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
-    -- What payments paid is freed first (it becomes their open credit), so the void credit note settles the invoice.
-    FOR r IN
-        SELECT a.allocation_id FROM billing.allocation AS a
+    SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
+    FROM billing.active_allocation AS a
+    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is
+    -- from a payment not locked here, so the caller retries rather than risk a lock-order inversion.
+    IF EXISTS (
+        SELECT FROM billing.active_allocation AS a
         WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-            AND a.reverses_allocation_id IS NULL
-            AND NOT EXISTS (
-                SELECT FROM billing.allocation AS x
-                WHERE x.customer_id = a.customer_id AND x.reverses_allocation_id = a.allocation_id
-            )
+            AND a.payment_id <> ALL(coalesce(v_payment_ids, '{}'))
+    ) THEN
+        PERFORM billing.fail('40001', format('%s was paid while it was being canceled', billing.document_label(p_customer_id, p_invoice_id)),
+            p_hint => 'Retry the transaction.');
+    END IF;
+    -- What payments paid becomes their open credit again, and write-offs are reversed: the void credit note
+    -- then settles the whole invoice, so nothing of it turns into credit the customer never paid.
+    FOR r IN
+        SELECT a.allocation_id FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
         ORDER BY a.payment_id, a.allocation_id
     LOOP
         PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
     END LOOP;
+    INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
+    SELECT w.customer_id, w.currency, w.invoice_id, -w.amount, w.write_off_id, p_reason
+    FROM billing.write_off AS w
+    WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
+        AND NOT EXISTS (
+            SELECT FROM billing.write_off AS x WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
+        )
+    ORDER BY w.write_off_id;
     v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
@@ -590,7 +622,7 @@ $$;
 
 -- Name: FUNCTION cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) IS 'Internal to void_invoice and order cancellation: reverses what payments paid on the invoice (their open credit again), credits everything left with one credit note (returned), and records the cancellation with the given time and reason.';
+COMMENT ON FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamp with time zone) IS 'Internal to void_invoice and order cancellation: reverses what payments paid on the invoice (their open credit again) and its write-offs, credits everything left with one credit note (returned), and records the cancellation with the given time and reason. A payment allocated to it meanwhile: 40001, retry.';
 
 -- Name: cancel_order(bigint, bigint, text); Type: FUNCTION; Schema: billing
 
@@ -1572,7 +1604,7 @@ CREATE FUNCTION billing.payment_cancellation_rules() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_allocation billing.allocation;
+    v_allocation record;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
@@ -1584,14 +1616,15 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
     END IF;
+    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+    FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
     FOR v_allocation IN
-        SELECT a.* FROM billing.allocation AS a
-        WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id AND a.reverses_allocation_id IS NULL
-            AND NOT EXISTS (
-                SELECT FROM billing.allocation AS r
-                WHERE r.customer_id = a.customer_id AND r.reverses_allocation_id = a.allocation_id
-            )
+        SELECT a.customer_id, a.currency, a.invoice_id, a.payment_id, a.amount, a.allocation_id
+        FROM billing.active_allocation AS a
+        WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id
         ORDER BY a.invoice_id, a.allocation_id
     LOOP
         INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, amount, reverses_allocation_id, reason)
@@ -1748,7 +1781,20 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
         v_method_id, p_reason)
     RETURNING refund_id INTO v_refund_id;
-    -- The sources, locked in a fixed order (payments, then credit notes, by id), then used oldest first.
+    -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
+    -- then used oldest first.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded + b.voided < b.amount
+        AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+        AND b.invoice_id IN (
+            SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
+        )
+    ORDER BY b.invoice_id
+    FOR UPDATE;
     FOR r IN
         SELECT s.payment_id, s.credit_note_id, s.open_credit
         FROM (
@@ -1826,6 +1872,10 @@ BEGIN
         SELECT b.total - b.allocated - b.refunded INTO v_left FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
         FOR UPDATE;
+    END IF;
+    IF v_left IS NULL THEN
+        PERFORM billing.fail('55000', format('%s is not a source of credit (a draft?)',
+            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)));
     END IF;
     IF NEW.amount > v_left THEN
         PERFORM billing.fail('23514', format('refund %s would take %s from %s, which has %s of open credit',
@@ -1986,7 +2036,7 @@ BEGIN
             )
             AND s.has_credit_left;
     -- The payments that paid those invoices, before they are voided.
-    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.allocation AS a
+    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.active_allocation AS a
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
@@ -2238,19 +2288,33 @@ CREATE FUNCTION billing.write_off_rules() RETURNS trigger
     AS $$
 DECLARE
     v_open numeric;
+    v_original billing.write_off;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('write-off %s of customer %s is history: %s refused',
             OLD.write_off_id, OLD.customer_id, TG_OP));
     END IF;
     NEW.written_off_at := clock_timestamp();
+    IF NEW.reverses_write_off_id IS NOT NULL THEN
+        SELECT w.* INTO v_original FROM billing.write_off AS w
+        WHERE w.customer_id = NEW.customer_id AND w.write_off_id = NEW.reverses_write_off_id;
+        IF FOUND AND (v_original.reverses_write_off_id IS NOT NULL
+            OR (NEW.invoice_id, NEW.currency, NEW.amount) IS DISTINCT FROM (v_original.invoice_id, v_original.currency, -v_original.amount)) THEN
+            PERFORM billing.fail('23514', format('a reversal of write-off %s must mirror it', NEW.reverses_write_off_id));
+        END IF;
+    END IF;
     PERFORM billing.check_money(NEW.amount, NEW.currency,
         format('write-off of %s', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
-    IF NOT FOUND AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
+    IF v_open IS NULL AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
         PERFORM billing.fail('55000', format('%s is a draft: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
+    END IF;
+    IF NEW.amount > 0 AND EXISTS (
+        SELECT FROM billing.invoice_cancellation AS c WHERE c.customer_id = NEW.customer_id AND c.invoice_id = NEW.invoice_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is canceled: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     END IF;
     IF NEW.amount > v_open THEN
         PERFORM billing.fail('23514', format('%s has %s open: %s cannot be written off',
@@ -2264,7 +2328,7 @@ $$;
 
 -- Name: FUNCTION write_off_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.write_off_rules() IS 'Trigger: a write-off takes at most the open amount of an issued invoice (23514, draft: 55000) and settles it; it never changes (PB001).';
+COMMENT ON FUNCTION billing.write_off_rules() IS 'Trigger: a write-off takes at most the open amount of an issued, uncanceled invoice (23514; draft or canceled: 55000) and settles it; a reversal mirrors its original (23514); neither ever changes (PB001).';
 
 -- Name: allocation; Type: TABLE; Schema: billing
 
@@ -2299,6 +2363,28 @@ COMMENT ON COLUMN billing.allocation.amount IS 'Positive when applied; the negat
 -- Name: COLUMN allocation.allocated_at; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.allocation.allocated_at IS 'When it was recorded: what point-in-time balances go by.';
+
+-- Name: active_allocation; Type: VIEW; Schema: billing
+
+CREATE VIEW billing.active_allocation AS
+ SELECT customer_id,
+    allocation_id,
+    currency,
+    invoice_id,
+    payment_id,
+    credit_note_id,
+    amount,
+    allocated_at,
+    reason,
+    allocated_by
+   FROM billing.allocation a
+  WHERE ((reverses_allocation_id IS NULL) AND (NOT (EXISTS ( SELECT
+           FROM billing.allocation r
+          WHERE ((r.customer_id = a.customer_id) AND (r.reverses_allocation_id = a.allocation_id))))));
+
+-- Name: VIEW active_allocation; Type: COMMENT; Schema: billing
+
+COMMENT ON VIEW billing.active_allocation IS 'Allocations that stand: not reversals, and not reversed.';
 
 -- Name: allocation_allocation_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -2749,15 +2835,16 @@ CREATE TABLE billing.write_off (
     invoice_id bigint NOT NULL,
     invoice_kind text DEFAULT 'invoice'::text NOT NULL,
     amount numeric NOT NULL,
+    reverses_write_off_id bigint,
     reason text,
     written_off_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    CONSTRAINT write_off_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT write_off_amount_check CHECK (((amount <> (0)::numeric) AND ((amount > (0)::numeric) = (reverses_write_off_id IS NULL)))),
     CONSTRAINT write_off_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text))
 );
 
 -- Name: TABLE write_off; Type: COMMENT; Schema: billing
 
-COMMENT ON TABLE billing.write_off IS 'An open invoice amount that will never be collected (bad debt, a small residue): a non-cash credit applied to that invoice, reported apart from payments and credit notes. Immutable.';
+COMMENT ON TABLE billing.write_off IS 'An open invoice amount that will never be collected (bad debt, a small residue): a non-cash credit applied to that invoice, reported apart from payments and credit notes. Immutable; voiding the invoice appends a reversing entry (negative amount, reverses_write_off_id), as un-allocating does.';
 
 -- Name: invoice_summary; Type: VIEW; Schema: billing
 
@@ -3330,6 +3417,11 @@ ALTER TABLE ONLY billing.tax_authority
 ALTER TABLE ONLY billing.write_off
     ADD CONSTRAINT write_off_pkey PRIMARY KEY (customer_id, write_off_id);
 
+-- Name: write_off write_off_reverses_key; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.write_off
+    ADD CONSTRAINT write_off_reverses_key UNIQUE (customer_id, reverses_write_off_id);
+
 -- Name: allocation_credit_note_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX allocation_credit_note_idx ON billing.allocation USING btree (customer_id, credit_note_id) WHERE (credit_note_id IS NOT NULL);
@@ -3805,3 +3897,8 @@ ALTER TABLE ONLY billing.sales_order
 
 ALTER TABLE ONLY billing.write_off
     ADD CONSTRAINT write_off_invoice_fkey FOREIGN KEY (customer_id, invoice_id, invoice_kind, currency) REFERENCES billing.invoice(customer_id, invoice_id, kind, currency);
+
+-- Name: write_off write_off_reverses_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.write_off
+    ADD CONSTRAINT write_off_reverses_fkey FOREIGN KEY (customer_id, reverses_write_off_id) REFERENCES billing.write_off(customer_id, write_off_id);
