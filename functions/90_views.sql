@@ -13,12 +13,9 @@ SELECT
     a.reason,
     a.allocated_by
 FROM billing.allocation AS a
-WHERE
-    a.reverses_allocation_id IS NULL
-    AND NOT EXISTS (
-        SELECT FROM billing.allocation AS r
-        WHERE r.customer_id = a.customer_id AND r.reverses_allocation_id = a.allocation_id
-    );
+-- at most one reversal per allocation (allocation_reverses_key)
+LEFT JOIN billing.allocation AS r ON a.customer_id = r.customer_id AND a.allocation_id = r.reverses_allocation_id
+WHERE a.reverses_allocation_id IS NULL AND r.allocation_id IS NULL;
 
 COMMENT ON VIEW billing.active_allocation IS 'Allocations that stand: not reversals, and not reversed.';
 

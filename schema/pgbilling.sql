@@ -2367,20 +2367,19 @@ COMMENT ON COLUMN billing.allocation.allocated_at IS 'When it was recorded: what
 -- Name: active_allocation; Type: VIEW; Schema: billing
 
 CREATE VIEW billing.active_allocation AS
- SELECT customer_id,
-    allocation_id,
-    currency,
-    invoice_id,
-    payment_id,
-    credit_note_id,
-    amount,
-    allocated_at,
-    reason,
-    allocated_by
-   FROM billing.allocation a
-  WHERE ((reverses_allocation_id IS NULL) AND (NOT (EXISTS ( SELECT
-           FROM billing.allocation r
-          WHERE ((r.customer_id = a.customer_id) AND (r.reverses_allocation_id = a.allocation_id))))));
+ SELECT a.customer_id,
+    a.allocation_id,
+    a.currency,
+    a.invoice_id,
+    a.payment_id,
+    a.credit_note_id,
+    a.amount,
+    a.allocated_at,
+    a.reason,
+    a.allocated_by
+   FROM (billing.allocation a
+     LEFT JOIN billing.allocation r ON (((a.customer_id = r.customer_id) AND (a.allocation_id = r.reverses_allocation_id))))
+  WHERE ((a.reverses_allocation_id IS NULL) AND (r.allocation_id IS NULL));
 
 -- Name: VIEW active_allocation; Type: COMMENT; Schema: billing
 
