@@ -320,7 +320,3 @@ COMMENT ON FUNCTION billing.document_series_rules() IS
 CREATE OR REPLACE TRIGGER t10_document_series_rules
 BEFORE UPDATE OR DELETE ON billing.document_series
 FOR EACH ROW EXECUTE FUNCTION billing.document_series_rules();
-
-CREATE OR REPLACE TRIGGER t05_document_series_no_truncate
-BEFORE TRUNCATE ON billing.document_series
-FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();

@@ -174,14 +174,6 @@ BEGIN
             FOR EACH ROW EXECUTE FUNCTION billing.%2$s()', v_table,
             CASE v_table WHEN 'credit_note_line' THEN 'check_credit_note_line' ELSE 'check_invoice_line' END);
     END LOOP;
-    FOREACH v_table IN ARRAY ARRAY[
-        'invoice', 'invoice_line', 'invoice_product_line', 'invoice_fee_line', 'invoice_discount_line',
-        'invoice_tax_line', 'invoice_memo_line', 'credit_note_line', 'invoice_balance', 'invoice_cancellation',
-        'invoice_dispute'
-    ] LOOP
-        EXECUTE format('CREATE OR REPLACE TRIGGER t05_%1$s_no_truncate BEFORE TRUNCATE ON billing.%1$I
-            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate()', v_table);
-    END LOOP;
 END
 $$;
 

@@ -222,17 +222,6 @@ CREATE OR REPLACE TRIGGER t10_payment_cancellation_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.payment_cancellation
 FOR EACH ROW EXECUTE FUNCTION billing.payment_cancellation_rules();
 
-DO $$
-DECLARE
-    v_table text;
-BEGIN
-    FOREACH v_table IN ARRAY ARRAY['payment', 'payment_balance', 'payment_cancellation', 'allocation'] LOOP
-        EXECUTE format('CREATE OR REPLACE TRIGGER t05_%1$s_no_truncate BEFORE TRUNCATE ON billing.%1$I
-            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate()', v_table);
-    END LOOP;
-END
-$$;
-
 -- Public API
 
 CREATE OR REPLACE FUNCTION billing.record_payment(

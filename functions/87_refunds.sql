@@ -154,17 +154,6 @@ CREATE OR REPLACE TRIGGER t10_write_off_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.write_off
 FOR EACH ROW EXECUTE FUNCTION billing.write_off_rules();
 
-DO $$
-DECLARE
-    v_table text;
-BEGIN
-    FOREACH v_table IN ARRAY ARRAY['refund', 'refund_part', 'write_off'] LOOP
-        EXECUTE format('CREATE OR REPLACE TRIGGER t05_%1$s_no_truncate BEFORE TRUNCATE ON billing.%1$I
-            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate()', v_table);
-    END LOOP;
-END
-$$;
-
 -- Public API
 
 CREATE OR REPLACE FUNCTION billing.refund(
