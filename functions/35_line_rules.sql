@@ -7,6 +7,7 @@ AS $$
 DECLARE
     v_row jsonb;
     v_status text;
+    v_doc text;
 BEGIN
     FOREACH v_row IN ARRAY ARRAY[
         CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
@@ -18,15 +19,14 @@ BEGIN
             AND i.invoice_id = coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint
         FOR SHARE;
         IF v_status = 'issued' THEN
+            v_doc := billing.document_label((v_row ->> 'customer_id')::bigint,
+                coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint);
             IF TG_OP = 'INSERT' THEN
-                PERFORM billing.fail('55000', format('%s is issued: no line can be added',
-                    billing.document_label((v_row ->> 'customer_id')::bigint,
-                        coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
+                PERFORM billing.fail('55000', format('%s is issued: no line can be added', v_doc),
                     p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
-                billing.document_label((v_row ->> 'customer_id')::bigint,
-                    coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
+                v_doc, TG_OP, TG_TABLE_NAME),
                 p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;

@@ -180,8 +180,6 @@ FOR EACH ROW EXECUTE FUNCTION billing.allocation_rules();
 CREATE OR REPLACE FUNCTION billing.payment_cancellation_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    v_allocation record;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
@@ -198,16 +196,12 @@ BEGIN
     WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
     FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
-    FOR v_allocation IN
-        SELECT a.customer_id, a.currency, a.invoice_id, a.payment_id, a.amount, a.allocation_id
-        FROM billing.active_allocation AS a
+    PERFORM billing.unallocate(a.customer_id, a.allocation_id, NEW.cancel_reason)
+    FROM (
+        SELECT a.customer_id, a.allocation_id FROM billing.active_allocation AS a
         WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id
         ORDER BY a.invoice_id, a.allocation_id
-    LOOP
-        INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, amount, reverses_allocation_id, reason)
-        VALUES (v_allocation.customer_id, v_allocation.currency, v_allocation.invoice_id, v_allocation.payment_id,
-            -v_allocation.amount, v_allocation.allocation_id, NEW.cancel_reason);
-    END LOOP;
+    ) AS a;
     UPDATE billing.payment_balance AS b SET voided = b.amount - b.allocated - b.refunded
     WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
     RETURN NEW;

@@ -1373,6 +1373,7 @@ CREATE FUNCTION billing.line_guard() RETURNS trigger
 DECLARE
     v_row jsonb;
     v_status text;
+    v_doc text;
 BEGIN
     FOREACH v_row IN ARRAY ARRAY[
         CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
@@ -1384,15 +1385,14 @@ BEGIN
             AND i.invoice_id = coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint
         FOR SHARE;
         IF v_status = 'issued' THEN
+            v_doc := billing.document_label((v_row ->> 'customer_id')::bigint,
+                coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint);
             IF TG_OP = 'INSERT' THEN
-                PERFORM billing.fail('55000', format('%s is issued: no line can be added',
-                    billing.document_label((v_row ->> 'customer_id')::bigint,
-                        coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint)),
+                PERFORM billing.fail('55000', format('%s is issued: no line can be added', v_doc),
                     p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
-                billing.document_label((v_row ->> 'customer_id')::bigint,
-                    coalesce(v_row ->> 'invoice_id', v_row ->> 'credit_note_id')::bigint), TG_OP, TG_TABLE_NAME),
+                v_doc, TG_OP, TG_TABLE_NAME),
                 p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;
@@ -1603,8 +1603,6 @@ COMMENT ON FUNCTION billing.pay_invoices(p_customer_id bigint, p_currency text, 
 CREATE FUNCTION billing.payment_cancellation_rules() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
-DECLARE
-    v_allocation record;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
@@ -1621,16 +1619,12 @@ BEGIN
     WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
     FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
-    FOR v_allocation IN
-        SELECT a.customer_id, a.currency, a.invoice_id, a.payment_id, a.amount, a.allocation_id
-        FROM billing.active_allocation AS a
+    PERFORM billing.unallocate(a.customer_id, a.allocation_id, NEW.cancel_reason)
+    FROM (
+        SELECT a.customer_id, a.allocation_id FROM billing.active_allocation AS a
         WHERE a.customer_id = NEW.customer_id AND a.payment_id = NEW.payment_id
         ORDER BY a.invoice_id, a.allocation_id
-    LOOP
-        INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, amount, reverses_allocation_id, reason)
-        VALUES (v_allocation.customer_id, v_allocation.currency, v_allocation.invoice_id, v_allocation.payment_id,
-            -v_allocation.amount, v_allocation.allocation_id, NEW.cancel_reason);
-    END LOOP;
+    ) AS a;
     UPDATE billing.payment_balance AS b SET voided = b.amount - b.allocated - b.refunded
     WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
     RETURN NEW;

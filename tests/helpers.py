@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -65,3 +67,24 @@ def wait_until_blocked(conn: psycopg.Connection, limit_s: float = 60) -> None:
     while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                            " AND datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
         assert time.monotonic() < deadline, "no other session blocked on a lock"
+
+
+def run_together(url: str, jobs: list[Callable[[psycopg.Connection], object]]) -> list[object]:
+    """Run each job on its own autocommit connection, all released at once; returns results or exceptions."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def worker(i: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            barrier.wait()
+            try:
+                results[i] = jobs[i](conn)
+            except psycopg.Error as exc:
+                results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

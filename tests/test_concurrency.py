@@ -7,28 +7,7 @@ import threading
 from collections.abc import Callable
 
 import psycopg
-from helpers import D, wait_until_blocked
-
-
-def run_together(url: str, jobs: list[Callable[[psycopg.Connection], object]]) -> list[object]:
-    """Run each job on its own autocommit connection, all released at once; returns results or exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def worker(i: int) -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            barrier.wait()
-            try:
-                results[i] = jobs[i](conn)
-            except psycopg.Error as exc:
-                results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+from helpers import D, run_together, wait_until_blocked
 
 
 def drafts(api, customer: int, count: int) -> list[int]:  # noqa: ANN001

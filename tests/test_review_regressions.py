@@ -6,8 +6,7 @@ import threading
 
 import psycopg
 import pytest
-from helpers import D, refused, row, wait_until_blocked
-from test_concurrency import run_together
+from helpers import D, refused, row, run_together, wait_until_blocked
 
 
 def order_of(api, c: int, quantity: int = 10, price: str = "10") -> int:  # noqa: ANN001

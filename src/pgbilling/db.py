@@ -56,26 +56,31 @@ def connect(url: str, **kwargs: object) -> psycopg.Connection:
         ) from None
 
 
+def _maintenance(url: str) -> tuple[psycopg.Connection, str]:
+    """An autocommit connection to the URL's server (database postgres), and the URL's own database name."""
+    return connect(with_dbname(url, "postgres"), autocommit=True), psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+
+
 def ensure_database(url: str) -> None:
     """Create the URL's database when it does not exist yet (used for the embedded server)."""
-    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with connect(with_dbname(url, "postgres"), autocommit=True) as conn:
+    conn, dbname = _maintenance(url)
+    with conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
-def recreate_database(url: str) -> None:
-    """Drop (if present) and create the URL's database, connected through the URL's own server."""
-    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with connect(with_dbname(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-
-
 def drop_database(url: str) -> None:
-    dbname = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with connect(with_dbname(url, "postgres"), autocommit=True) as conn:
+    conn, dbname = _maintenance(url)
+    with conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def recreate_database(url: str) -> None:
+    """Drop (if present) and create the URL's database."""
+    drop_database(url)
+    conn, dbname = _maintenance(url)
+    with conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
 @contextmanager
