@@ -204,13 +204,14 @@ BEGIN
     ) AS a;
     UPDATE billing.payment_balance AS b SET voided = b.amount - b.allocated - b.refunded
     WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
+    NEW.recorded_at := clock_timestamp();  -- after the reversals: point-in-time reports see them first
     RETURN NEW;
 END
 $$;
 
 COMMENT ON FUNCTION billing.payment_cancellation_rules() IS
 'Trigger: canceling a payment (once: 55000) reverses its allocations, so the invoices it paid are open again, and '
-'voids its unallocated rest; a cancellation never changes (PB001).';
+'voids its unallocated rest, stamping recorded_at after the reversals; a cancellation never changes (PB001).';
 
 CREATE OR REPLACE TRIGGER t10_payment_cancellation_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.payment_cancellation

@@ -1,6 +1,7 @@
 """Property test: random sequences of invoice, pay, allocate, auto_allocate, unallocate, credit, refund, cancel and
-write-off keep the books consistent after every step, and replaying the history to any past moment gives the
-open amounts seen at that moment. Each example works on a customer of its own."""
+write-off keep the books consistent after every step (the statement closing at customer_balance's net among them),
+and replaying the history to any past moment gives the open amounts, and open_items as of that moment gives the open
+items, seen at that moment. Each example works on a customer of its own."""
 
 from __future__ import annotations
 
@@ -76,6 +77,11 @@ FROM pay
 WHERE allocated <> coalesce((SELECT sum(amount) FROM alloc WHERE alloc.payment_id = pay.payment_id), 0)
     OR refunded <> coalesce((SELECT sum(amount) FROM billing.refund_part AS r WHERE r.customer_id = %(c)s AND r.payment_id = pay.payment_id), 0)
     OR allocated + refunded + voided > amount
+UNION ALL
+SELECT 'statement closes at ' || s.balance || ' ' || s.currency || ', customer_balance says ' || coalesce(b.net, 0)
+FROM billing.customer_statement(%(c)s, current_date, current_date) AS s
+LEFT JOIN billing.customer_balance AS b ON b.customer_id = %(c)s AND b.currency = s.currency
+WHERE s.entry = 'closing_balance' AND s.balance <> coalesce(b.net, 0)
 """
 
 OPEN_NOW = """
@@ -93,6 +99,10 @@ SELECT i.invoice_id, i.total
 FROM billing.invoice AS i
 WHERE i.customer_id = %(c)s AND i.kind = 'invoice' AND i.issued_at <= %(t)s ORDER BY 1
 """
+
+# What the open_items report says, now (the default) or as of %(t)s.
+OPEN_ITEMS = "SELECT kind, document_id, open_amount FROM billing.open_items({}) WHERE customer_id = %(c)s ORDER BY 1, 2"
+
 
 
 def apply(api: Api, db: psycopg.Connection, c: int, op: tuple, seen: dict[str, list[int]]) -> None:
@@ -140,7 +150,7 @@ def apply(api: Api, db: psycopg.Connection, c: int, op: tuple, seen: dict[str, l
 def test_random_payment_sequences_keep_the_books_and_the_history_true(db: psycopg.Connection, api: Api, ops: list[tuple]) -> None:
     c = api.create_customer("property")
     seen: dict[str, list[int]] = {"invoices": [], "payments": [], "credit_notes": []}
-    moments: list[tuple[datetime, list[tuple[int, Decimal]]]] = []
+    moments: list[tuple[datetime, list[tuple[int, Decimal]], list[tuple]]] = []
     for op in ops:
         try:
             apply(api, db, c, op, seen)
@@ -148,6 +158,9 @@ def test_random_payment_sequences_keep_the_books_and_the_history_true(db: psycop
             assert exc.sqlstate in EXPECTED_REFUSALS, f"{op}: {exc.sqlstate} {exc}"
         broken = db.execute(INVARIANTS, {"c": c}).fetchall()
         assert broken == [], f"after {op}: {broken}"
-        moments.append((db.execute("SELECT clock_timestamp()").fetchone()[0], db.execute(OPEN_NOW, {"c": c}).fetchall()))
-    for moment, open_then in moments:
+        items_then = db.execute(OPEN_ITEMS.format(""), {"c": c}).fetchall()
+        moments.append((db.execute("SELECT clock_timestamp()").fetchone()[0], db.execute(OPEN_NOW, {"c": c}).fetchall(),
+                        items_then))
+    for moment, open_then, items_then in moments:
         assert db.execute(OPEN_AS_OF, {"c": c, "t": moment}).fetchall() == open_then, f"as of {moment}"
+        assert db.execute(OPEN_ITEMS.format("%(t)s"), {"c": c, "t": moment}).fetchall() == items_then, f"as of {moment}"

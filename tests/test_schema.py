@@ -1,4 +1,4 @@
-"""The committed schema/ and the SQL sources: no drift, lint-clean, and plpgsql_check-clean."""
+"""The committed schema/ and docs/er-diagram.md, and the SQL sources: no drift, lint-clean, and plpgsql_check-clean."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def test_committed_schema_matches_what_migrations_and_functions_produce(db_url: 
     committed = paths.SCHEMA_FILE.read_text(encoding="utf-8")
     diff = "".join(difflib.unified_diff(committed.splitlines(True), produced.splitlines(True), "committed", "produced"))
     assert produced == committed, f"schema/pgbilling.sql is stale: run `pgbilling dump-schema`\n{diff}"
+
+
+def test_committed_er_diagram_matches_the_catalog_of_a_migrated_database(db_url: str) -> None:
+    produced = dump.er_diagram(db_url)
+    committed = paths.ER_DIAGRAM_FILE.read_text(encoding="utf-8")
+    diff = "".join(difflib.unified_diff(committed.splitlines(True), produced.splitlines(True), "committed", "produced"))
+    assert produced == committed, f"docs/er-diagram.md is stale: run `pgbilling dump-schema`\n{diff}"
 
 
 @pytest.mark.parametrize("path", SQL_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import psycopg
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pgbilling import __version__, db, dump, migrate, paths, server
+from pgbilling import __version__, db, dump, migrate, paths, report, server
 from pgbilling.errors import UserError
 
 # Piped output (CI, files) gets 120 columns instead of rich's 80, so table cells are not cropped.
@@ -65,12 +64,7 @@ def print_views(url: str, views: dict[str, str]) -> None:
                 continue
             columns, order = query.split(" ORDER BY ")
             cur = conn.execute(f"SELECT {columns} FROM billing.{name} ORDER BY {order}")  # noqa: S608 (fixed text)
-            table = Table(title=f"billing.{name}", box=box.SIMPLE_HEAD)
-            for column in cur.description:
-                table.add_column(column.name)
-            for row in cur:
-                table.add_row(*("" if v is None else str(v) for v in row))
-            out.print(table)
+            out.print(report.table(cur, f"billing.{name}"))
             shown += 1
     if not shown:
         out.print("no billing views yet: the orders, invoices and payments model lands with the next migrations")
@@ -117,13 +111,22 @@ def parser() -> argparse.ArgumentParser:
     rb.add_argument("--to", metavar="NNNN", help="keep migrations up to NNNN (0000 rolls back all)")
     sub.add_parser("status", help="list applied and pending migrations")
     sub.add_parser("break-lock", help="remove a migration lock left by a killed migrate")
-    ds = sub.add_parser("dump-schema", help="regenerate schema/pgbilling.sql from a freshly migrated database")
+    ds = sub.add_parser("dump-schema", help="regenerate schema/pgbilling.sql and docs/er-diagram.md "
+                        "from a freshly migrated database")
     ds.add_argument("--out", type=Path, default=paths.SCHEMA_FILE, help="default: %(default)s")
+    ds.add_argument("--er-out", type=Path, default=paths.ER_DIAGRAM_FILE, help="default: %(default)s")
     sd = sub.add_parser("seed", help="load seeds/NAME.sql into the target")
     sd.add_argument("name", help="e.g. demo")
     sub.add_parser("demo", help="migrate a fresh demo database, load the demo seed, print the results")
     ps = sub.add_parser("psql", help="open psql on the target (arguments after -- go to psql)")
     ps.add_argument("psql_args", nargs=argparse.REMAINDER)
+    rp = sub.add_parser("report", help="print a report: a table, CSV or JSON (README, Reports)")
+    rp.add_argument("name", choices=report.REPORTS, metavar="NAME", help=", ".join(report.REPORTS))
+    rp.add_argument("--as-of", metavar="TIMESTAMP", help="ar_aging, open_items: as of this moment (default: now)")
+    rp.add_argument("--customer", metavar="ID", help="customer_statement; filters the views")
+    rp.add_argument("--from", dest="from_", metavar="DATE", help="first day of the period")
+    rp.add_argument("--to", metavar="DATE", help="last day of the period (included)")
+    rp.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sv = sub.add_parser("server", help="start, stop or show the embedded PostgreSQL server")
     sv.add_argument("action", choices=("start", "stop", "status"))
     return p
@@ -143,13 +146,17 @@ def run(args: argparse.Namespace) -> None:
             migrate.break_lock(url)
             out.print("migration lock removed")
         elif args.command == "dump-schema":
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(dump.dump_fresh(url), encoding="utf-8")
-            out.print(f"wrote {args.out}")
+            for path, text in zip((args.out, args.er_out), dump.dump_fresh(url), strict=True):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                out.print(f"wrote {path}")
         elif args.command == "seed":
             load_seed(url, args.name)
         elif args.command == "demo":
             cmd_demo(url)
+        elif args.command == "report":
+            options = {"as_of": args.as_of, "customer": args.customer, "from": args.from_, "to": args.to}
+            report.run(url, args.name, options, args.format, out)
         elif args.command == "psql":
             cmd_psql(url, [a for a in args.psql_args if a != "--"])
 
