@@ -35,7 +35,7 @@ AS $$
     SELECT b.invoice_id, b.total - b.allocated, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
     FROM billing.invoice_balance AS b
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
+    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
         AND i.kind = 'invoice' AND i.currency = p_currency
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d

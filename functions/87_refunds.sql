@@ -180,12 +180,12 @@ BEGIN
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.
     PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded + b.voided < b.amount
+    WHERE b.customer_id = p_customer_id AND b.amount - b.allocated - b.refunded - b.voided > 0
         AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
     ORDER BY b.payment_id
     FOR UPDATE;
     PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
         AND b.invoice_id IN (
             SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
         )
@@ -199,14 +199,14 @@ BEGIN
             FROM billing.payment_balance AS b
             JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
             WHERE b.customer_id = p_customer_id AND p.currency = p_currency
-                AND b.allocated + b.refunded + b.voided < b.amount
+                AND b.amount - b.allocated - b.refunded - b.voided > 0
                 AND (p_payment_id IS NULL OR p.payment_id = p_payment_id)
             UNION ALL
             SELECT NULL, i.invoice_id, b.total - b.allocated - b.refunded, i.issued_at
             FROM billing.invoice_balance AS b
             JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
             WHERE b.customer_id = p_customer_id AND i.kind = 'credit_note' AND i.currency = p_currency
-                AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+                AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
         ) AS s
         ORDER BY s.since, s.payment_id, s.credit_note_id
     LOOP

@@ -240,7 +240,7 @@ FROM (
         CASE WHEN i.kind = 'credit_note' THEN b.total - b.allocated - b.refunded ELSE 0 END AS open_credit
     FROM billing.invoice_balance AS b
     INNER JOIN billing.invoice AS i ON b.customer_id = i.customer_id AND b.invoice_id = i.invoice_id
-    WHERE b.allocated + b.refunded < b.total
+    WHERE b.total - b.allocated - b.refunded > 0
     UNION ALL
     SELECT
         p.customer_id,
@@ -249,7 +249,7 @@ FROM (
         b.amount - b.allocated - b.refunded - b.voided AS open_credit
     FROM billing.payment_balance AS b
     INNER JOIN billing.payment AS p ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
-    WHERE b.allocated + b.refunded + b.voided < b.amount
+    WHERE b.amount - b.allocated - b.refunded - b.voided > 0
 ) AS open_item
 INNER JOIN billing.customer AS c ON open_item.customer_id = c.customer_id
 GROUP BY open_item.customer_id, open_item.currency, c.name;

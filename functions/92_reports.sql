@@ -71,7 +71,8 @@ BEGIN
             CASE WHEN i.kind = 'invoice' THEN 1 ELSE -1 END AS sign, b.total AS amount,
             b.total - b.allocated - b.refunded + coalesce(ls.amount, 0) AS open_amount
         FROM (
-            SELECT o.customer_id, o.invoice_id FROM billing.invoice_balance AS o WHERE o.allocated + o.refunded < o.total
+            SELECT o.customer_id, o.invoice_id
+            FROM billing.invoice_balance AS o WHERE o.total - o.allocated - o.refunded > 0
             UNION
             SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE NOT ls.is_payment
         ) AS candidate
@@ -85,7 +86,7 @@ BEGIN
             b.amount - b.allocated - b.refunded - b.voided + coalesce(ls.amount, 0)
         FROM (
             SELECT o.customer_id, o.payment_id
-            FROM billing.payment_balance AS o WHERE o.allocated + o.refunded + o.voided < o.amount
+            FROM billing.payment_balance AS o WHERE o.amount - o.allocated - o.refunded - o.voided > 0
             UNION
             SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE ls.is_payment
         ) AS candidate
@@ -363,7 +364,7 @@ FROM billing.payment_balance AS b
 INNER JOIN billing.payment AS p ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
 INNER JOIN billing.payment_method AS m ON p.method_id = m.method_id
 INNER JOIN billing.customer AS c ON p.customer_id = c.customer_id
-WHERE b.allocated + b.refunded + b.voided < b.amount;
+WHERE b.amount - b.allocated - b.refunded - b.voided > 0;
 
 COMMENT ON VIEW billing.unapplied_cash IS
 'Payments with money neither applied to invoices nor refunded (unapplied), with their customer and method; '

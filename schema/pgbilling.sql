@@ -1023,6 +1023,14 @@ COMMENT ON TABLE billing.invoice_line IS 'A line of an invoice. Exactly one subt
 
 COMMENT ON COLUMN billing.invoice_line.kind IS 'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
 
+-- Name: COLUMN invoice_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.line_type IS 'Which subtype table holds the rest of the line (billing.line_type); it also sets the sign of amount.';
+
+-- Name: COLUMN invoice_line.quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.quantity IS 'Units billed: of a product line, units of its order line; 1 for the other lines the API writes.';
+
 -- Name: COLUMN invoice_line.unit_amount; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice_line.unit_amount IS 'Price per unit where one applies; amount is then round_money(quantity * unit_amount).';
@@ -1030,6 +1038,10 @@ COMMENT ON COLUMN billing.invoice_line.unit_amount IS 'Price per unit where one 
 -- Name: COLUMN invoice_line.amount; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice_line.amount IS 'Exact, in the invoice currency''s minor units. Negative for discounts, 0 for memos.';
+
+-- Name: COLUMN invoice_line.description; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line.description IS 'Text printed on the line: as the API writes it, the product''s, fee''s or tax authority''s name, or the text given.';
 
 -- Name: has_subtype(billing.invoice_line); Type: FUNCTION; Schema: billing
 
@@ -1560,9 +1572,21 @@ COMMENT ON TABLE billing.sales_order IS 'What the customer asked for. Billing ha
 
 COMMENT ON COLUMN billing.sales_order.order_ref IS 'The customer''s (or shop''s) own reference, unique per customer.';
 
+-- Name: COLUMN sales_order.placed_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.sales_order.placed_at IS 'When the order was placed.';
+
 -- Name: COLUMN sales_order.is_canceled; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.sales_order.is_canceled IS 'Set by billing.cancel_order, with canceled_time and cancel_reason; its invoices then read canceled too.';
+
+-- Name: COLUMN sales_order.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.sales_order.canceled_time IS 'Business time of the cancellation (now() in billing.cancel_order), which its voided invoices and canceled payments take too; NULL unless canceled.';
+
+-- Name: COLUMN sales_order.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.sales_order.cancel_reason IS 'Why it was canceled, which its voided invoices, their credit notes and its canceled payments carry too; NULL unless canceled.';
 
 -- Name: lock_order(bigint, bigint); Type: FUNCTION; Schema: billing
 
@@ -1644,7 +1668,7 @@ CREATE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) RET
     SELECT b.invoice_id, b.total - b.allocated, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
     FROM billing.invoice_balance AS b
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total
+    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
         AND i.kind = 'invoice' AND i.currency = p_currency
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d
@@ -1698,7 +1722,8 @@ BEGIN
             CASE WHEN i.kind = 'invoice' THEN 1 ELSE -1 END AS sign, b.total AS amount,
             b.total - b.allocated - b.refunded + coalesce(ls.amount, 0) AS open_amount
         FROM (
-            SELECT o.customer_id, o.invoice_id FROM billing.invoice_balance AS o WHERE o.allocated + o.refunded < o.total
+            SELECT o.customer_id, o.invoice_id
+            FROM billing.invoice_balance AS o WHERE o.total - o.allocated - o.refunded > 0
             UNION
             SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE NOT ls.is_payment
         ) AS candidate
@@ -1712,7 +1737,7 @@ BEGIN
             b.amount - b.allocated - b.refunded - b.voided + coalesce(ls.amount, 0)
         FROM (
             SELECT o.customer_id, o.payment_id
-            FROM billing.payment_balance AS o WHERE o.allocated + o.refunded + o.voided < o.amount
+            FROM billing.payment_balance AS o WHERE o.amount - o.allocated - o.refunded - o.voided > 0
             UNION
             SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE ls.is_payment
         ) AS candidate
@@ -1985,12 +2010,12 @@ BEGIN
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.
     PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded + b.voided < b.amount
+    WHERE b.customer_id = p_customer_id AND b.amount - b.allocated - b.refunded - b.voided > 0
         AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
     ORDER BY b.payment_id
     FOR UPDATE;
     PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
         AND b.invoice_id IN (
             SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
         )
@@ -2004,14 +2029,14 @@ BEGIN
             FROM billing.payment_balance AS b
             JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
             WHERE b.customer_id = p_customer_id AND p.currency = p_currency
-                AND b.allocated + b.refunded + b.voided < b.amount
+                AND b.amount - b.allocated - b.refunded - b.voided > 0
                 AND (p_payment_id IS NULL OR p.payment_id = p_payment_id)
             UNION ALL
             SELECT NULL, i.invoice_id, b.total - b.allocated - b.refunded, i.issued_at
             FROM billing.invoice_balance AS b
             JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
             WHERE b.customer_id = p_customer_id AND i.kind = 'credit_note' AND i.currency = p_currency
-                AND b.allocated + b.refunded < b.total AND p_payment_id IS NULL
+                AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
         ) AS s
         ORDER BY s.since, s.payment_id, s.credit_note_id
     LOOP
@@ -2640,13 +2665,37 @@ CREATE TABLE billing.allocation (
 
 COMMENT ON TABLE billing.allocation IS 'Append-only history of credit applied to invoices: part of a payment or of a credit note, to one invoice of the same customer and currency (composite foreign keys). Un-allocating adds a reversing entry (negative amount, reverses_allocation_id) and changes nothing, so any balance can be computed as of any past time.';
 
+-- Name: COLUMN allocation.invoice_kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.invoice_kind IS 'Always invoice: carried into the composite foreign key, so credit is applied to an invoice only, never to a credit note.';
+
+-- Name: COLUMN allocation.credit_note_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.credit_note_id IS 'The credit note (a billing.invoice row of kind credit_note) applied; NULL when the source is a payment. Exactly one of payment_id and credit_note_id is set.';
+
+-- Name: COLUMN allocation.credit_note_kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.credit_note_kind IS 'Always credit_note: carried into the composite foreign key, so credit_note_id names a credit note only.';
+
 -- Name: COLUMN allocation.amount; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.allocation.amount IS 'Positive when applied; the negative of the original in a reversing entry.';
 
+-- Name: COLUMN allocation.reverses_allocation_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.reverses_allocation_id IS 'In a reversing entry (billing.unallocate): the allocation it reverses, at most once; NULL in an original.';
+
 -- Name: COLUMN allocation.allocated_at; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.allocation.allocated_at IS 'When it was recorded: what point-in-time balances go by.';
+
+-- Name: COLUMN allocation.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.reason IS 'Why it was applied or reversed: the caller''s text, the auto_allocate strategy, or a cancellation''s reason.';
+
+-- Name: COLUMN allocation.allocated_by; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.allocation.allocated_by IS 'The database role that recorded it (default current_user).';
 
 -- Name: active_allocation; Type: VIEW; Schema: billing
 
@@ -2668,6 +2717,26 @@ CREATE VIEW billing.active_allocation AS
 -- Name: VIEW active_allocation; Type: COMMENT; Schema: billing
 
 COMMENT ON VIEW billing.active_allocation IS 'Allocations that stand: not reversals, and not reversed.';
+
+-- Name: COLUMN active_allocation.credit_note_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.active_allocation.credit_note_id IS 'The credit note applied; NULL when the source is a payment.';
+
+-- Name: COLUMN active_allocation.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.active_allocation.amount IS 'What is applied: always positive, as reversals and reversed allocations are left out.';
+
+-- Name: COLUMN active_allocation.allocated_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.active_allocation.allocated_at IS 'When the allocation was recorded.';
+
+-- Name: COLUMN active_allocation.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.active_allocation.reason IS 'Why it was applied.';
+
+-- Name: COLUMN active_allocation.allocated_by; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.active_allocation.allocated_by IS 'The database role that recorded it.';
 
 -- Name: allocation_allocation_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -2701,6 +2770,26 @@ CREATE TABLE billing.credit_note_line (
 
 COMMENT ON TABLE billing.credit_note_line IS 'A line of a credit note: gives back part of one line of the credited invoice, by quantity (credited quantity of a product line becomes billable again on its order line) or by amount only (a price correction). Over all issued credit notes, a line never gets back more quantity or amount than it billed.';
 
+-- Name: COLUMN credit_note_line.credit_note_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.credit_note_id IS 'The credit note (a billing.invoice row of kind credit_note) the line belongs to.';
+
+-- Name: COLUMN credit_note_line.kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.kind IS 'Always credit_note: carried into the composite foreign key, so these lines belong to credit notes only.';
+
+-- Name: COLUMN credit_note_line.credited_invoice_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.credited_invoice_id IS 'The invoice the credit note corrects: its foreign key makes it the credit note''s own credited_invoice_id.';
+
+-- Name: COLUMN credit_note_line.credited_line_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.credited_line_no IS 'The line of the credited invoice it gives back part of; at most once per credit note.';
+
+-- Name: COLUMN credit_note_line.quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.credit_note_line.quantity IS 'Units given back (those of a product line become billable again on its order line); NULL for a credit by amount only.';
+
 -- Name: COLUMN credit_note_line.amount; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.credit_note_line.amount IS 'Same sign as the credited line''s amount (negative when a discount is given back); never more than it.';
@@ -2718,6 +2807,10 @@ CREATE TABLE billing.currency (
 -- Name: TABLE currency; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.currency IS 'ISO 4217 currencies. Every amount in a currency is rounded to its minor units.';
+
+-- Name: COLUMN currency.code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.currency.code IS 'ISO 4217 alphabetic code: three upper-case letters (EUR).';
 
 -- Name: COLUMN currency.minor_units; Type: COMMENT; Schema: billing
 
@@ -2764,6 +2857,10 @@ CREATE TABLE billing.invoice (
 
 COMMENT ON TABLE billing.invoice IS 'Billing documents: invoices (kind invoice) and credit notes (kind credit_note, correcting credited_invoice_id). Created as drafts; issuing (status issued) numbers the document gaplessly in its series and freezes it and its lines for good: corrections are new documents.';
 
+-- Name: COLUMN invoice.kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.kind IS 'invoice or credit_note; fixed when the document is created.';
+
 -- Name: COLUMN invoice.status; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice.status IS 'draft (editable, deletable) or issued (immutable).';
@@ -2771,6 +2868,14 @@ COMMENT ON COLUMN billing.invoice.status IS 'draft (editable, deletable) or issu
 -- Name: COLUMN invoice.invoice_no; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice.invoice_no IS 'Assigned on issue from billing.document_series (INV-000001, CN-000001): gapless, in issue order, never reused.';
+
+-- Name: COLUMN invoice.issued_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.issued_at IS 'When it was issued: the clock at issue, set by its trigger; NULL for a draft.';
+
+-- Name: COLUMN invoice.due_date; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice.due_date IS 'When payment is due, if agreed; allocation strategies and reports take the issue date when NULL.';
 
 -- Name: COLUMN invoice.total; Type: COMMENT; Schema: billing
 
@@ -2800,6 +2905,18 @@ CREATE TABLE billing.invoice_balance (
 -- Name: TABLE invoice_balance; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.invoice_balance IS 'Running totals of an issued invoice, one row each, kept by triggers only (the invoice row itself never changes). Its CHECKs bound what credit notes can give back; its row lock serializes concurrent crediting.';
+
+-- Name: COLUMN invoice_balance.invoice_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_balance.invoice_id IS 'The issued invoice or credit note these totals belong to; the row is opened on issue.';
+
+-- Name: COLUMN invoice_balance.total; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_balance.total IS 'The document''s total, copied from billing.invoice.total on issue.';
+
+-- Name: COLUMN invoice_balance.credited; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_balance.credited IS 'For an invoice: what issued credit notes took back. Always 0 for a credit note.';
 
 -- Name: COLUMN invoice_balance.allocated; Type: COMMENT; Schema: billing
 
@@ -2834,6 +2951,10 @@ COMMENT ON TABLE billing.payment IS 'Money received from a customer, in one curr
 
 COMMENT ON COLUMN billing.payment.payment_no IS 'Unique across the system: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it.';
 
+-- Name: COLUMN payment.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.amount IS 'What was received: > 0, in the currency''s minor units (23514).';
+
 -- Name: COLUMN payment.received_at; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.payment.received_at IS 'When the money was received (value date), as the shop reports it.';
@@ -2841,6 +2962,10 @@ COMMENT ON COLUMN billing.payment.received_at IS 'When the money was received (v
 -- Name: COLUMN payment.recorded_at; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.payment.recorded_at IS 'When pgbilling recorded it: what point-in-time balances go by.';
+
+-- Name: COLUMN payment.reference; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment.reference IS 'The bank''s or gateway''s reference, if given; a customer statement shows it as the note.';
 
 -- Name: payment_balance; Type: TABLE; Schema: billing
 
@@ -2857,6 +2982,18 @@ CREATE TABLE billing.payment_balance (
 -- Name: TABLE payment_balance; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.payment_balance IS 'Running totals of a payment, one row each, kept by triggers only. Its CHECK keeps what was allocated, refunded and voided (by cancellation) within the amount; its row lock serializes concurrent use of the payment.';
+
+-- Name: COLUMN payment_balance.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_balance.amount IS 'The payment''s amount, copied when it is recorded.';
+
+-- Name: COLUMN payment_balance.allocated; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_balance.allocated IS 'Applied to invoices: allocations less their reversals.';
+
+-- Name: COLUMN payment_balance.refunded; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_balance.refunded IS 'Paid back to the customer out of this payment (billing.refund_part).';
 
 -- Name: COLUMN payment_balance.voided; Type: COMMENT; Schema: billing
 
@@ -2883,7 +3020,7 @@ CREATE VIEW billing.customer_balance AS
                 END AS open_credit
            FROM (billing.invoice_balance b
              JOIN billing.invoice i ON (((b.customer_id = i.customer_id) AND (b.invoice_id = i.invoice_id))))
-          WHERE ((b.allocated + b.refunded) < b.total)
+          WHERE (((b.total - b.allocated) - b.refunded) > (0)::numeric)
         UNION ALL
          SELECT p.customer_id,
             p.currency,
@@ -2891,13 +3028,29 @@ CREATE VIEW billing.customer_balance AS
             (((b.amount - b.allocated) - b.refunded) - b.voided) AS open_credit
            FROM (billing.payment_balance b
              JOIN billing.payment p ON (((b.customer_id = p.customer_id) AND (b.payment_id = p.payment_id))))
-          WHERE (((b.allocated + b.refunded) + b.voided) < b.amount)) open_item
+          WHERE ((((b.amount - b.allocated) - b.refunded) - b.voided) > (0)::numeric)) open_item
      JOIN billing.customer c ON ((open_item.customer_id = c.customer_id)))
   GROUP BY open_item.customer_id, open_item.currency, c.name;
 
 -- Name: VIEW customer_balance; Type: COMMENT; Schema: billing
 
 COMMENT ON VIEW billing.customer_balance IS 'Per customer and currency: receivable (open invoice amounts), open_credit (unapplied payments and credit notes), net = receivable - open_credit, and the customer''s name. Only customers with something open appear.';
+
+-- Name: COLUMN customer_balance.receivable; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_balance.receivable IS 'Open amount of the customer''s invoices in the currency: not yet paid, credited or written off.';
+
+-- Name: COLUMN customer_balance.open_credit; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_balance.open_credit IS 'Unapplied, unrefunded rest of the customer''s payments and credit notes in the currency.';
+
+-- Name: COLUMN customer_balance.net; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_balance.net IS 'receivable - open_credit: what the customer owes (negative: what is owed to them).';
+
+-- Name: COLUMN customer_balance.customer_name; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_balance.customer_name IS 'The customer''s name.';
 
 -- Name: customer_customer_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -2923,6 +3076,18 @@ CREATE TABLE billing.document_series (
 
 COMMENT ON TABLE billing.document_series IS 'Gapless number series of issued documents. Issuing takes the series row lock until commit, so numbers follow commit order and a rolled-back issue leaves no gap.';
 
+-- Name: COLUMN document_series.series; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.document_series.series IS 'The kind of document it numbers: billing.invoice.kind (invoice, credit_note).';
+
+-- Name: COLUMN document_series.prefix; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.document_series.prefix IS 'Printed before the number: INV gives INV-000001. Never changes (PB002).';
+
+-- Name: COLUMN document_series.next_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.document_series.next_no IS 'The number the next document issued in the series gets; only issuing advances it, by one (PB002).';
+
 -- Name: fee; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.fee (
@@ -2934,6 +3099,10 @@ CREATE TABLE billing.fee (
 -- Name: TABLE fee; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.fee IS 'Kinds of charge that are not products: shipping, handling, late fees, licences.';
+
+-- Name: COLUMN fee.fee_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.fee.fee_code IS 'Upper-case code the API names the fee by (SHIPPING, LATE).';
 
 -- Name: invoice_cancellation; Type: TABLE; Schema: billing
 
@@ -2950,6 +3119,18 @@ CREATE TABLE billing.invoice_cancellation (
 
 COMMENT ON TABLE billing.invoice_cancellation IS 'An invoice canceled by billing.void_invoice or billing.cancel_order: when, why, and the credit note that reversed it. The invoice and its lines read canceled through the views; their rows are not edited.';
 
+-- Name: COLUMN invoice_cancellation.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_cancellation.canceled_time IS 'Business time of the cancellation: now() in billing.void_invoice, the order''s canceled_time when its order is canceled.';
+
+-- Name: COLUMN invoice_cancellation.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_cancellation.cancel_reason IS 'Why it was canceled; also the reason of the credit note that voided it.';
+
+-- Name: COLUMN invoice_cancellation.credit_note_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_cancellation.credit_note_id IS 'The issued credit note that voided it, crediting all the invoice had left (else 55000).';
+
 -- Name: invoice_discount_line; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.invoice_discount_line (
@@ -2965,6 +3146,14 @@ CREATE TABLE billing.invoice_discount_line (
 -- Name: TABLE invoice_discount_line; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.invoice_discount_line IS 'Subtype of a discount line (negative amount): optionally the line of the same invoice it applies to.';
+
+-- Name: COLUMN invoice_discount_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_discount_line.line_type IS 'Always discount: carried into the composite foreign key, so only a discount line can have this subtype row.';
+
+-- Name: COLUMN invoice_discount_line.applies_to_line_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_discount_line.applies_to_line_no IS 'The line of the same invoice it reduces, if any: crediting units of that line gives back this discount in the same share.';
 
 -- Name: invoice_dispute; Type: TABLE; Schema: billing
 
@@ -2985,6 +3174,26 @@ CREATE TABLE billing.invoice_dispute (
 
 COMMENT ON TABLE billing.invoice_dispute IS 'The customer disputes an issued invoice (reason, time) until the dispute is resolved (time, note). At most one open dispute per invoice; the invoice itself stays unchanged. Allocation strategies skip disputed invoices.';
 
+-- Name: COLUMN invoice_dispute.dispute_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_dispute.dispute_no IS 'Number of the dispute within its invoice, from 1.';
+
+-- Name: COLUMN invoice_dispute.opened_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_dispute.opened_at IS 'When the dispute was opened; never changes.';
+
+-- Name: COLUMN invoice_dispute.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_dispute.reason IS 'Why the customer disputes the invoice; never changes.';
+
+-- Name: COLUMN invoice_dispute.resolved_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_dispute.resolved_at IS 'When it was resolved (billing.resolve_dispute); NULL while the dispute is open, when allocation strategies skip the invoice.';
+
+-- Name: COLUMN invoice_dispute.resolution_note; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_dispute.resolution_note IS 'How it was resolved; only with resolved_at. A resolved dispute never changes (PB001).';
+
 -- Name: invoice_fee_line; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.invoice_fee_line (
@@ -3002,6 +3211,18 @@ CREATE TABLE billing.invoice_fee_line (
 -- Name: TABLE invoice_fee_line; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.invoice_fee_line IS 'Subtype of a fee line: the fee, and optionally the order (and order charge) it bills. With no order it is a charge of its own, e.g. an ad-hoc licence fee.';
+
+-- Name: COLUMN invoice_fee_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_fee_line.line_type IS 'Always fee: carried into the composite foreign key, so only a fee line can have this subtype row.';
+
+-- Name: COLUMN invoice_fee_line.fee_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_fee_line.fee_code IS 'The fee billed; with an order charge, that charge''s fee (23514).';
+
+-- Name: COLUMN invoice_fee_line.order_charge_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_fee_line.order_charge_no IS 'The charge of order_id it bills (on issue, its billed_amount grows by the line amount); NULL for a fee of no charge.';
 
 -- Name: invoice_invoice_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -3030,6 +3251,14 @@ CREATE TABLE billing.invoice_product_line (
 
 COMMENT ON TABLE billing.invoice_product_line IS 'Subtype of a product line: the order line it bills (same customer, by the composite key). The line''s quantity is the quantity billed, its unit_amount the order line''s unit price.';
 
+-- Name: COLUMN invoice_product_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_product_line.line_type IS 'Always product: carried into the composite foreign key, so only a product line can have this subtype row.';
+
+-- Name: COLUMN invoice_product_line.order_line_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_product_line.order_line_no IS 'The line of order_id it bills; on issue, that line''s billed_quantity grows by this line''s quantity.';
+
 -- Name: invoice_tax_line; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.invoice_tax_line (
@@ -3049,9 +3278,21 @@ CREATE TABLE billing.invoice_tax_line (
 
 COMMENT ON TABLE billing.invoice_tax_line IS 'Subtype of a tax line: authority, rate and taxable amount; the line amount is round_money(taxable_amount * rate).';
 
+-- Name: COLUMN invoice_tax_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_tax_line.line_type IS 'Always tax: carried into the composite foreign key, so only a tax line can have this subtype row.';
+
+-- Name: COLUMN invoice_tax_line.tax_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_tax_line.tax_code IS 'The authority the tax is remitted to (billing.tax_authority).';
+
 -- Name: COLUMN invoice_tax_line.rate; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.invoice_tax_line.rate IS 'A fraction: 0.19 is 19 %.';
+
+-- Name: COLUMN invoice_tax_line.taxable_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_tax_line.taxable_amount IS 'The base the rate applies to; billing.add_tax_line defaults it to the sum of the invoice''s non-tax lines so far.';
 
 -- Name: invoice_line_summary; Type: VIEW; Schema: billing
 
@@ -3093,6 +3334,74 @@ CREATE VIEW billing.invoice_line_summary AS
 
 COMMENT ON VIEW billing.invoice_line_summary IS 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes took back and what is left (has_credit_left: an amount, or units of a priced line, not yet credited), and the cancellation of its invoice.';
 
+-- Name: COLUMN invoice_line_summary.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.line_type IS 'product, fee, discount, tax or memo.';
+
+-- Name: COLUMN invoice_line_summary.quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.quantity IS 'Units billed.';
+
+-- Name: COLUMN invoice_line_summary.unit_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.unit_amount IS 'Price per unit where one applies.';
+
+-- Name: COLUMN invoice_line_summary.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.amount IS 'The line amount: negative for a discount, 0 for a memo.';
+
+-- Name: COLUMN invoice_line_summary.order_line_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.order_line_no IS 'For a product line: the line of order_id it bills.';
+
+-- Name: COLUMN invoice_line_summary.order_charge_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.order_charge_no IS 'For a fee line: the charge of order_id it bills, if any.';
+
+-- Name: COLUMN invoice_line_summary.fee_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.fee_code IS 'For a fee line: its fee.';
+
+-- Name: COLUMN invoice_line_summary.tax_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.tax_code IS 'For a tax line: its authority.';
+
+-- Name: COLUMN invoice_line_summary.tax_rate; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.tax_rate IS 'For a tax line: its rate, a fraction (0.19 is 19 %).';
+
+-- Name: COLUMN invoice_line_summary.credited_quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.credited_quantity IS 'Units given back by issued credit notes.';
+
+-- Name: COLUMN invoice_line_summary.credited_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.credited_amount IS 'Amount given back by issued credit notes, with the line''s sign.';
+
+-- Name: COLUMN invoice_line_summary.is_canceled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.is_canceled IS 'Whether its invoice was voided.';
+
+-- Name: COLUMN invoice_line_summary.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.canceled_time IS 'Business time of its invoice''s cancellation; NULL unless canceled.';
+
+-- Name: COLUMN invoice_line_summary.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.cancel_reason IS 'Why its invoice was canceled; NULL unless canceled.';
+
+-- Name: COLUMN invoice_line_summary.quantity_left; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.quantity_left IS 'quantity - credited_quantity: units not yet given back.';
+
+-- Name: COLUMN invoice_line_summary.amount_left; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.amount_left IS 'amount - credited_amount: what the line still holds.';
+
+-- Name: COLUMN invoice_line_summary.has_credit_left; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_line_summary.has_credit_left IS 'Whether a credit note can still give something back: an amount, or units of a priced line; never for a memo.';
+
 -- Name: invoice_memo_line; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.invoice_memo_line (
@@ -3108,6 +3417,14 @@ CREATE TABLE billing.invoice_memo_line (
 -- Name: TABLE invoice_memo_line; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.invoice_memo_line IS 'Subtype of a memo line: text printed on the invoice, amount 0.';
+
+-- Name: COLUMN invoice_memo_line.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_memo_line.line_type IS 'Always memo: carried into the composite foreign key, so only a memo line can have this subtype row.';
+
+-- Name: COLUMN invoice_memo_line.memo; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_memo_line.memo IS 'The text printed on the invoice; not empty.';
 
 -- Name: write_off; Type: TABLE; Schema: billing
 
@@ -3128,6 +3445,26 @@ CREATE TABLE billing.write_off (
 -- Name: TABLE write_off; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.write_off IS 'An open invoice amount that will never be collected (bad debt, a small residue): a non-cash credit applied to that invoice, reported apart from payments and credit notes. Immutable; voiding the invoice appends a reversing entry (negative amount, reverses_write_off_id), as un-allocating does.';
+
+-- Name: COLUMN write_off.invoice_kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.write_off.invoice_kind IS 'Always invoice: carried into the composite foreign key, so only an invoice can be written off.';
+
+-- Name: COLUMN write_off.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.write_off.amount IS 'Positive when written off; the negative of the original in a reversing entry. Counts toward invoice_balance.allocated.';
+
+-- Name: COLUMN write_off.reverses_write_off_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.write_off.reverses_write_off_id IS 'In a reversing entry (appended when the invoice is voided): the write-off it reverses, at most once; NULL in an original.';
+
+-- Name: COLUMN write_off.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.write_off.reason IS 'Why it was written off; in a reversal, the invoice''s cancel reason.';
+
+-- Name: COLUMN write_off.written_off_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.write_off.written_off_at IS 'When pgbilling recorded it, stamped by its trigger: what point-in-time balances go by.';
 
 -- Name: invoice_summary; Type: VIEW; Schema: billing
 
@@ -3175,6 +3512,74 @@ CREATE VIEW billing.invoice_summary AS
 
 COMMENT ON VIEW billing.invoice_summary IS 'One row per invoice and credit note (drafts included, status draft): total, how much credit notes took back (credited), open dispute, cancellation (time and reason, from billing.invoice_cancellation), paid (by payments), open_amount (an invoice: not yet paid, credited or written off; a credit note: its unapplied, unrefunded rest), payment_status (open, partially_paid, paid, credited, written_off, canceled; NULL for drafts and credit notes) and written_off.';
 
+-- Name: COLUMN invoice_summary.invoice_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.invoice_no IS 'Number given on issue (INV-000001, CN-000001); NULL for a draft.';
+
+-- Name: COLUMN invoice_summary.kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.kind IS 'invoice or credit_note.';
+
+-- Name: COLUMN invoice_summary.status; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.status IS 'draft or issued.';
+
+-- Name: COLUMN invoice_summary.issued_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.issued_at IS 'When it was issued; NULL for a draft.';
+
+-- Name: COLUMN invoice_summary.due_date; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.due_date IS 'When payment is due, if agreed.';
+
+-- Name: COLUMN invoice_summary.total; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.total IS 'Sum of its line amounts, set on issue; NULL for a draft.';
+
+-- Name: COLUMN invoice_summary.credited; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.credited IS 'For an issued invoice: what issued credit notes took back; otherwise 0.';
+
+-- Name: COLUMN invoice_summary.credited_invoice_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.credited_invoice_id IS 'For a credit note: the invoice it corrects.';
+
+-- Name: COLUMN invoice_summary.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.reason IS 'For a credit note: why it was issued.';
+
+-- Name: COLUMN invoice_summary.is_disputed; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.is_disputed IS 'Whether it has an open dispute.';
+
+-- Name: COLUMN invoice_summary.is_canceled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.is_canceled IS 'Whether the invoice was voided (billing.invoice_cancellation); false for a credit note.';
+
+-- Name: COLUMN invoice_summary.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.canceled_time IS 'Business time of its cancellation; NULL unless canceled.';
+
+-- Name: COLUMN invoice_summary.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.cancel_reason IS 'Why it was canceled; NULL unless canceled.';
+
+-- Name: COLUMN invoice_summary.paid; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.paid IS 'What payments applied to it, less reversals; 0 for drafts and credit notes.';
+
+-- Name: COLUMN invoice_summary.open_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.open_amount IS 'Of an invoice: not yet paid, credited or written off; of a credit note: not yet applied or refunded. NULL for a draft.';
+
+-- Name: COLUMN invoice_summary.payment_status; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.payment_status IS 'Of an issued invoice: open, partially_paid, paid, credited, written_off or canceled; NULL for drafts and credit notes.';
+
+-- Name: COLUMN invoice_summary.written_off; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.invoice_summary.written_off IS 'What write-offs settled of it, less their reversals.';
+
 -- Name: line_type; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.line_type (
@@ -3185,6 +3590,10 @@ CREATE TABLE billing.line_type (
 -- Name: TABLE line_type; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.line_type IS 'The exclusive subtypes of an invoice line; each has its own subtype table (invoice_product_line, ...).';
+
+-- Name: COLUMN line_type.line_type; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.line_type.line_type IS 'Code of the line type (product, fee, discount, tax, memo); its subtype table is invoice_<line_type>_line.';
 
 -- Name: order_charge; Type: TABLE; Schema: billing
 
@@ -3205,6 +3614,22 @@ CREATE TABLE billing.order_charge (
 -- Name: TABLE order_charge; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.order_charge IS 'A fee added to an order after it was placed (shipping once known, a late fee), possibly after payment.';
+
+-- Name: COLUMN order_charge.charge_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_charge.charge_no IS 'Number of the charge within its order, from 1.';
+
+-- Name: COLUMN order_charge.fee_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_charge.fee_code IS 'What is charged (billing.fee).';
+
+-- Name: COLUMN order_charge.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_charge.amount IS 'What the charge is worth: > 0, in the order currency''s minor units (23514).';
+
+-- Name: COLUMN order_charge.added_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_charge.added_at IS 'When the charge was added to the order.';
 
 -- Name: COLUMN order_charge.billed_amount; Type: COMMENT; Schema: billing
 
@@ -3229,6 +3654,14 @@ CREATE TABLE billing.order_line (
 -- Name: TABLE order_line; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.order_line IS 'A product, quantity and unit price the customer ordered.';
+
+-- Name: COLUMN order_line.quantity; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_line.quantity IS 'Units ordered, > 0; billed_quantity never exceeds it.';
+
+-- Name: COLUMN order_line.unit_price; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_line.unit_price IS 'Price per unit in the order currency, >= 0; a product line bills at exactly this price.';
 
 -- Name: COLUMN order_line.billed_quantity; Type: COMMENT; Schema: billing
 
@@ -3290,6 +3723,54 @@ CREATE VIEW billing.order_summary AS
 
 COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total, and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
+-- Name: COLUMN order_summary.order_ref; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.order_ref IS 'The order''s reference, unique per customer.';
+
+-- Name: COLUMN order_summary.placed_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.placed_at IS 'When the order was placed.';
+
+-- Name: COLUMN order_summary.order_total; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.order_total IS 'Its lines at their unit price (rounded per line) plus its charges.';
+
+-- Name: COLUMN order_summary.invoiced; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.invoiced IS 'Amount of the issued invoices'' product and fee lines billing it.';
+
+-- Name: COLUMN order_summary.credited; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.credited IS 'What issued credit notes took back of those lines.';
+
+-- Name: COLUMN order_summary.unbilled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.unbilled IS 'What billing.bill_order would bill next (unbilled units at their price, unbilled charges); 0 once canceled.';
+
+-- Name: COLUMN order_summary.is_canceled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.is_canceled IS 'Whether the order was canceled.';
+
+-- Name: COLUMN order_summary.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.canceled_time IS 'Business time of the cancellation; NULL unless canceled.';
+
+-- Name: COLUMN order_summary.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.cancel_reason IS 'Why it was canceled; NULL unless canceled.';
+
+-- Name: COLUMN order_summary.paid; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.paid IS 'Its share of what payments paid on its invoices: of each, in the proportion its lines make of the invoice total.';
+
+-- Name: COLUMN order_summary.open_amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.open_amount IS 'Its share of its invoices'' open amounts, in the same proportion as paid.';
+
+-- Name: COLUMN order_summary.payment_status; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.order_summary.payment_status IS 'unbilled, open, partially_paid, paid, credited or canceled, of what is invoiced.';
+
 -- Name: payment_cancellation; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.payment_cancellation (
@@ -3304,6 +3785,14 @@ CREATE TABLE billing.payment_cancellation (
 -- Name: TABLE payment_cancellation; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.payment_cancellation IS 'A canceled payment (bounced, charged back, or its order canceled): when and why. Its allocations were reversed.';
+
+-- Name: COLUMN payment_cancellation.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_cancellation.canceled_time IS 'Business time of the cancellation: now() in billing.cancel_payment, the order''s canceled_time when canceling its order canceled it.';
+
+-- Name: COLUMN payment_cancellation.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_cancellation.cancel_reason IS 'Why it was canceled (bounced, charged back, the order''s cancel reason); also the reason of the reversing allocations.';
 
 -- Name: COLUMN payment_cancellation.recorded_at; Type: COMMENT; Schema: billing
 
@@ -3323,6 +3812,10 @@ CREATE TABLE billing.payment_method (
 -- Name: TABLE payment_method; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.payment_method IS 'How money moves: cash, card, transfer. The API names a method by its code.';
+
+-- Name: COLUMN payment_method.code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_method.code IS 'Upper-case code the API names the method by (CASH, CARD, ...).';
 
 -- Name: COLUMN payment_method.sequence_no; Type: COMMENT; Schema: billing
 
@@ -3378,6 +3871,54 @@ CREATE VIEW billing.payment_summary AS
 
 COMMENT ON VIEW billing.payment_summary IS 'One row per payment: method, amount, what is allocated to invoices, what is left unallocated (open credit; 0 once canceled), refunded, and its cancellation.';
 
+-- Name: COLUMN payment_summary.payment_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.payment_no IS 'The payment''s number, unique across the system.';
+
+-- Name: COLUMN payment_summary.method; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.method IS 'Code of the payment method (CASH, CARD, ...).';
+
+-- Name: COLUMN payment_summary.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.amount IS 'What was received.';
+
+-- Name: COLUMN payment_summary.allocated; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.allocated IS 'Applied to invoices, less reversals.';
+
+-- Name: COLUMN payment_summary.unallocated; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.unallocated IS 'Open credit: neither applied, refunded nor voided; 0 once canceled.';
+
+-- Name: COLUMN payment_summary.received_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.received_at IS 'When the money was received (value date).';
+
+-- Name: COLUMN payment_summary.is_canceled; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.is_canceled IS 'Whether the payment was canceled.';
+
+-- Name: COLUMN payment_summary.canceled_time; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.canceled_time IS 'Business time of the cancellation; NULL unless canceled.';
+
+-- Name: COLUMN payment_summary.cancel_reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.cancel_reason IS 'Why it was canceled; NULL unless canceled.';
+
+-- Name: COLUMN payment_summary.refunded; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.refunded IS 'Paid back to the customer out of it.';
+
+-- Name: COLUMN payment_summary.reference; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.reference IS 'The bank''s or gateway''s reference, if given.';
+
+-- Name: COLUMN payment_summary.recorded_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.payment_summary.recorded_at IS 'When pgbilling recorded it.';
+
 -- Name: product; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.product (
@@ -3425,6 +3966,22 @@ CREATE TABLE billing.refund (
 
 COMMENT ON TABLE billing.refund IS 'Money paid back to a customer out of open credit (an overpayment, a credit note''s unapplied rest). Immutable; its parts (billing.refund_part) say which payments or credit notes it used, and add up to its amount.';
 
+-- Name: COLUMN refund.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund.amount IS 'What was paid back: > 0, in the currency''s minor units; its parts add up to it (checked at commit).';
+
+-- Name: COLUMN refund.refunded_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund.refunded_at IS 'When the money was paid out (default now()); reports go by recorded_at.';
+
+-- Name: COLUMN refund.recorded_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund.recorded_at IS 'When pgbilling recorded it, stamped by its trigger: what point-in-time reports go by.';
+
+-- Name: COLUMN refund.reason; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund.reason IS 'Why the money was paid back; the order''s cancel reason when canceling an order refunded it.';
+
 -- Name: refund_part; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.refund_part (
@@ -3444,6 +4001,22 @@ CREATE TABLE billing.refund_part (
 -- Name: TABLE refund_part; Type: COMMENT; Schema: billing
 
 COMMENT ON TABLE billing.refund_part IS 'Which open credit a refund used: part of one payment''s or one credit note''s unapplied rest.';
+
+-- Name: COLUMN refund_part.part_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund_part.part_no IS 'Number of the part within its refund, from 1; billing.refund uses the oldest credit first.';
+
+-- Name: COLUMN refund_part.credit_note_id; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund_part.credit_note_id IS 'The credit note whose unapplied rest it uses; NULL when the source is a payment. Exactly one of payment_id and credit_note_id is set.';
+
+-- Name: COLUMN refund_part.credit_note_kind; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund_part.credit_note_kind IS 'Always credit_note: carried into the composite foreign key, so credit_note_id names a credit note only.';
+
+-- Name: COLUMN refund_part.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.refund_part.amount IS 'What it takes from its source''s open credit: > 0, never more than the source has left (23514).';
 
 -- Name: refund_refund_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -3479,6 +4052,10 @@ CREATE TABLE billing.tax_authority (
 
 COMMENT ON TABLE billing.tax_authority IS 'Who a tax line is remitted to, e.g. a national VAT or a state sales tax.';
 
+-- Name: COLUMN tax_authority.tax_code; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.tax_authority.tax_code IS 'Upper-case code tax lines name the authority by (DE_VAT, US_NY).';
+
 -- Name: unapplied_cash; Type: VIEW; Schema: billing
 
 CREATE VIEW billing.unapplied_cash AS
@@ -3495,11 +4072,35 @@ CREATE VIEW billing.unapplied_cash AS
      JOIN billing.payment p ON (((b.customer_id = p.customer_id) AND (b.payment_id = p.payment_id))))
      JOIN billing.payment_method m ON ((p.method_id = m.method_id)))
      JOIN billing.customer c ON ((p.customer_id = c.customer_id)))
-  WHERE (((b.allocated + b.refunded) + b.voided) < b.amount);
+  WHERE ((((b.amount - b.allocated) - b.refunded) - b.voided) > (0)::numeric);
 
 -- Name: VIEW unapplied_cash; Type: COMMENT; Schema: billing
 
 COMMENT ON VIEW billing.unapplied_cash IS 'Payments with money neither applied to invoices nor refunded (unapplied), with their customer and method; read through payment_balance_open_idx.';
+
+-- Name: COLUMN unapplied_cash.customer_name; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.customer_name IS 'The customer''s name.';
+
+-- Name: COLUMN unapplied_cash.payment_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.payment_no IS 'The payment''s number.';
+
+-- Name: COLUMN unapplied_cash.method; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.method IS 'Code of the payment method.';
+
+-- Name: COLUMN unapplied_cash.received_at; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.received_at IS 'When the money was received (value date).';
+
+-- Name: COLUMN unapplied_cash.amount; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.amount IS 'What was received.';
+
+-- Name: COLUMN unapplied_cash.unapplied; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.unapplied_cash.unapplied IS 'What is neither applied to invoices, refunded nor voided; always > 0 here.';
 
 -- Name: write_off_write_off_id_seq; Type: SEQUENCE; Schema: billing
 
@@ -3754,7 +4355,7 @@ CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USIN
 
 -- Name: invoice_balance_open_idx; Type: INDEX; Schema: billing
 
-CREATE INDEX invoice_balance_open_idx ON billing.invoice_balance USING btree (customer_id, invoice_id) WHERE ((allocated + refunded) < total);
+CREATE INDEX invoice_balance_open_idx ON billing.invoice_balance USING btree (customer_id, invoice_id) WHERE (((total - allocated) - refunded) > (0)::numeric);
 
 -- Name: invoice_credited_invoice_idx; Type: INDEX; Schema: billing
 
@@ -3778,7 +4379,7 @@ CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line
 
 -- Name: payment_balance_open_idx; Type: INDEX; Schema: billing
 
-CREATE INDEX payment_balance_open_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE (((allocated + refunded) + voided) < amount);
+CREATE INDEX payment_balance_open_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE ((((amount - allocated) - refunded) - voided) > (0)::numeric);
 
 -- Name: payment_cancellation_recorded_at_idx; Type: INDEX; Schema: billing
 
@@ -3795,6 +4396,14 @@ CREATE INDEX write_off_invoice_idx ON billing.write_off USING btree (customer_id
 -- Name: write_off_written_off_at_idx; Type: INDEX; Schema: billing
 
 CREATE INDEX write_off_written_off_at_idx ON billing.write_off USING btree (written_off_at);
+
+-- Name: invoice_balance_open_stat; Type: STATISTICS; Schema: billing
+
+CREATE STATISTICS billing.invoice_balance_open_stat ON (total - allocated - refunded) FROM billing.invoice_balance;
+
+-- Name: payment_balance_open_stat; Type: STATISTICS; Schema: billing
+
+CREATE STATISTICS billing.payment_balance_open_stat ON (amount - allocated - refunded - voided) FROM billing.payment_balance;
 
 -- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing
 

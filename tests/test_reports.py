@@ -315,3 +315,18 @@ def test_report_command_explains_missing_and_bad_options(db_url: str) -> None:
     assert not_a_date.returncode == 1 and "[22007]" in not_a_date.stderr
     unknown = cli("--database", db_url, "report", "balance_sheet")
     assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_the_planner_knows_how_few_items_are_open(db, api, shop) -> None:
+    """Reports and strategies find open items through partial indexes; the planner only takes them when it can
+    tell that few rows are open (statistics on the open amount, migration 0012), not a fixed third of the table."""
+    c = shop["customer"]
+    for n in range(60):
+        inv = fee_invoice(api, c, 10)
+        if n >= 5:
+            api.allocate_payment(c, api.record_payment(c, "EUR", 10, "CARD"), inv)
+    db.execute("ANALYZE billing.invoice_balance, billing.payment_balance")
+    for table, open_amount in (("invoice_balance", "total - allocated - refunded"),
+                               ("payment_balance", "amount - allocated - refunded - voided")):
+        plan = db.execute(f"EXPLAIN (FORMAT JSON) SELECT * FROM billing.{table} WHERE {open_amount} > 0").fetchone()[0]
+        assert plan[0]["Plan"]["Plan Rows"] <= 10, f"{table}: the planner expects {plan[0]['Plan']['Plan Rows']} open rows"

@@ -83,6 +83,50 @@ def test_every_table_view_and_function_has_a_comment(postgresql: psycopg.Connect
     assert missing == [], "COMMENT ON missing for: " + ", ".join(m[0] for m in missing)
 
 
+# Column names that need no comment: each means the same in every table and view of schema billing.
+OBVIOUS_COLUMNS = {
+    "name": "what people call the customer, product, fee, currency, tax authority or payment method",
+    "email": "the customer's e-mail address",
+    "description": "free text describing the row, printed or shown with it",
+    "created_at": "when the row was inserted",
+    "comments": "free-form notes for people; pgbilling never reads them",
+    "currency": "the ISO code (billing.currency) the row's amounts are in",
+    "line_no": "the number of a line within its order or document, from 1",
+}
+# Besides these, a column named like the identity key of a billing table (customer_id, order_id, invoice_id,
+# payment_id, ...) needs none: it holds the key of a row of that table (read from the catalog, not listed here).
+
+
+def test_every_column_has_a_comment_unless_its_name_is_obvious(postgresql: psycopg.Connection) -> None:
+    missing = postgresql.execute(
+        """
+        SELECT format('%%s.%%I', c.oid::regclass, a.attname)
+        FROM pg_class AS c
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname = 'billing' AND c.relkind IN ('r', 'v', 'm') AND col_description(c.oid, a.attnum) IS NULL
+          AND a.attname <> ALL(%(obvious)s)
+          AND a.attname NOT IN (
+              SELECT k.attname FROM pg_attribute AS k JOIN pg_class AS kc ON kc.oid = k.attrelid
+              WHERE kc.relnamespace = n.oid AND k.attidentity <> ''
+          )
+        ORDER BY 1
+        """,
+        {"obvious": sorted(OBVIOUS_COLUMNS)},
+    ).fetchall()
+    assert missing == [], ("COMMENT ON COLUMN missing (functions/97_column_comments.sql) for: "
+                           + ", ".join(m[0] for m in missing))
+    present = {r[0] for r in postgresql.execute(
+        """
+        SELECT a.attname FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'billing' AND c.relkind IN ('r', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+        """
+    ).fetchall()}
+    stale = OBVIOUS_COLUMNS.keys() - present
+    assert not stale, f"OBVIOUS_COLUMNS lists names that no column of schema billing has: {sorted(stale)}"
+
+
 def test_readme_sql_examples_run_in_psql(db_url: str, tmp_path: Path) -> None:
     """Every ```sql block of README is run as written, in order, in psql, on a freshly migrated database."""
     readme = (paths.SQL_ROOT / "README.md").read_text(encoding="utf-8")
@@ -95,3 +139,5 @@ def test_readme_sql_examples_run_in_psql(db_url: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "|invoice|297.50|5.00|87.75|204.75|partially_paid|t|f" in done.stdout  # the walkthrough's licence
     assert "EUR|30.00|60.00|-30.00" in done.stdout  # the strategies example's balance
+    assert "EUR|30.00|0|30.00|60.00|-30.00" in done.stdout  # its aging: y not yet due
+    assert "\n220.00|0\n" in done.stdout  # its aging as of before the payments
