@@ -2,7 +2,7 @@
 -- Scenarios: a partial shipment billed on two invoices, a fee added after billing on a supplementary
 -- invoice, an invoice corrected by a credit note and a new invoice, an ad-hoc licence fee with no order,
 -- a disputed invoice, an order canceled after it was paid, an order paid twice (before and after a late
--- charge), and one payment for two invoices that leaves a little open credit.
+-- charge), one payment for two invoices that leaves a little open credit, and an invoice not yet due.
 -- Loading it twice adds a second set (new customers); `pgbilling demo` starts from an empty database.
 DO $$
 DECLARE
@@ -50,5 +50,9 @@ BEGIN
     v_invoice := billing.bill_order(v_ada, v_order);
     PERFORM billing.auto_allocate(v_ada, billing.record_payment(v_ada, 'EUR', 178.00, 'CARD'));
     PERFORM billing.cancel_order(v_ada, v_order, 'Customer found a cheaper offer');
+
+    -- Still to be paid: a bulb order billed with 14 days to pay, so the aging report has something open.
+    v_order := billing.place_order(v_ada, 'EUR', '[{"sku": "BULB-E27", "quantity": 20, "unit_price": 4.50}]', 'ADA-2026-003');
+    PERFORM billing.bill_order(v_ada, v_order, NULL, current_date + 14);
 END
 $$;

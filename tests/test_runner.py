@@ -219,6 +219,7 @@ def test_migrate_status_rollback_and_demo_on_the_embedded_default(tmp_path: Path
         assert demo.returncode == 0, demo.stderr
         assert "loaded seed demo" in demo.stdout
         assert "billing.invoice_summary" in demo.stdout and "INV-000005" in demo.stdout and "CN-000002" in demo.stdout
+        assert "billing.ar_aging" in demo.stdout and "Ada Lovelace" in demo.stdout  # her last invoice, not yet due
         assert cli("server", "status", env=env).stdout.startswith("running")  # demo left the started server up
     finally:
         cli("server", "stop", env=env)

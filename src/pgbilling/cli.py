@@ -77,6 +77,7 @@ def cmd_demo(url: str) -> None:
     migrate.migrate(demo_url, out)
     load_seed(demo_url, "demo")
     print_views(demo_url, DEMO_VIEWS)
+    report.run(demo_url, "ar_aging", {}, "table", out)
 
 
 def cmd_psql(url: str, extra: list[str]) -> None:
