@@ -73,7 +73,6 @@ BEGIN
         PERFORM billing.fail('PB001', format('allocation %s of customer %s is history: %s refused',
             OLD.allocation_id, OLD.customer_id, TG_OP), p_hint => 'Reverse it with billing.unallocate.');
     END IF;
-    NEW.allocated_at := clock_timestamp();
     v_source := billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id);
     v_target := billing.document_label(NEW.customer_id, NEW.invoice_id);
     -- The source first, then the invoice: the lock order of every allocating path. The checks below run
@@ -90,6 +89,9 @@ BEGIN
     SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
+    -- Stamped once both rows are locked: whatever changed them before has an earlier stamp, so replaying the
+    -- history in stamp order gives the balances as they were (point-in-time reports).
+    NEW.allocated_at := clock_timestamp();
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS ic WHERE ic.customer_id = NEW.customer_id AND ic.invoice_id = NEW.invoice_id
     ) THEN

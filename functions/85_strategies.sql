@@ -45,7 +45,7 @@ $$;
 
 COMMENT ON FUNCTION billing.open_invoices(bigint, text) IS
 'A customer''s open, undisputed invoices in a currency, with their open amount and due date (the issue date when '
-'none): read through invoice_balance_open_idx, so its cost follows the open items, not the paid history.';
+'none): read through invoice_balance_open_amount_idx, so its cost follows the open items, not the paid history.';
 
 CREATE OR REPLACE FUNCTION billing.auto_allocate(
     p_customer_id bigint, p_payment_id bigint, p_strategy text DEFAULT 'exact_then_oldest'
@@ -99,7 +99,7 @@ COMMENT ON FUNCTION billing.auto_allocate(bigint, bigint, text) IS
 'Applies what a payment has left to the customer''s open, undisputed invoices in its currency, and returns what '
 'went where. exact: only to the oldest invoice whose open amount equals it; oldest: oldest first (due date, issue '
 'time, number), a remainder stays unapplied; exact_then_oldest (default): exact if there is one, else oldest. '
-'Reads only open items (invoice_balance_open_idx).';
+'Reads only open items (invoice_balance_open_amount_idx).';
 
 CREATE OR REPLACE FUNCTION billing.pay_invoices(
     p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_invoice_ids bigint[],

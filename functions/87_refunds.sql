@@ -96,7 +96,6 @@ BEGIN
         PERFORM billing.fail('PB001', format('write-off %s of customer %s is history: %s refused',
             OLD.write_off_id, OLD.customer_id, TG_OP));
     END IF;
-    NEW.written_off_at := clock_timestamp();
     IF NEW.reverses_write_off_id IS NOT NULL THEN
         SELECT w.* INTO v_original FROM billing.write_off AS w
         WHERE w.customer_id = NEW.customer_id AND w.write_off_id = NEW.reverses_write_off_id;
@@ -110,6 +109,7 @@ BEGIN
     SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
+    NEW.written_off_at := clock_timestamp();  -- once the invoice is locked, as allocation_rules does
     IF v_open IS NULL AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
         PERFORM billing.fail('55000', format('%s is a draft: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     END IF;
@@ -173,14 +173,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('payment method %L does not exist', p_method));
     END IF;
-    INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
-        v_method_id, p_reason)
-    RETURNING refund_id INTO v_refund_id;
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.
     PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.amount - b.allocated - b.refunded - b.voided > 0
+    WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND b.amount - b.allocated - b.refunded - b.voided > 0
         AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
     ORDER BY b.payment_id
     FOR UPDATE;
@@ -191,6 +188,11 @@ BEGIN
         )
     ORDER BY b.invoice_id
     FOR UPDATE;
+    -- Recorded once its sources are locked, so its stamp follows every change to them it waited for.
+    INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
+        v_method_id, p_reason)
+    RETURNING refund_id INTO v_refund_id;
     FOR r IN
         SELECT s.payment_id, s.credit_note_id, s.open_credit
         FROM (

@@ -12,11 +12,15 @@ BEGIN
         PERFORM billing.fail('22023', format('the period from %s to %s ends before it starts', p_from, p_to),
             NULL, 'Give p_from <= p_to; both days are included.');
     END IF;
+    IF p_from < '0001-01-01' OR p_to > '9999-12-30' THEN
+        PERFORM billing.fail('22023', format('the period from %s to %s is not within the years 1 to 9999', p_from, p_to));
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION billing.check_period(date, date) IS
-'Checks a report period: 22004 when a bound is NULL, 22023 when p_from is after p_to. Both days are included, '
+'Checks a report period: 22004 when a bound is NULL, 22023 when p_from is after p_to or a bound is outside the '
+'years 1 to 9999 (infinity included). Both days are included, '
 'and a day runs from midnight to midnight in the session''s TimeZone.';
 
 CREATE OR REPLACE FUNCTION billing.open_items(p_as_of timestamptz DEFAULT clock_timestamp())
@@ -105,8 +109,9 @@ COMMENT ON FUNCTION billing.open_items(timestamptz) IS
 'or written off, and open credit (credit notes and payments not yet applied or refunded). Signed: receivable '
 'positive, credit negative, so a customer''s items sum to what they owe. amount is the document''s total, '
 'open_amount what was open at p_as_of; due_date is the invoice''s (its issue date when it has none). It takes '
-'today''s open items and adds back what changed them after p_as_of, so a past moment gives exactly what the '
-'report gave then, and reads open items and later history only.';
+'today''s open items and adds back what changed them after p_as_of, by the time pgbilling recorded each change '
+'(once the rows it changed were locked), so a past moment gives what the report gave then, give or take '
+'transactions in flight at that moment; it reads open items and later history only.';
 
 CREATE OR REPLACE FUNCTION billing.ar_aging(p_as_of timestamptz DEFAULT clock_timestamp())
 RETURNS TABLE (
@@ -172,10 +177,12 @@ LANGUAGE plpgsql
 STABLE
 AS $$
 DECLARE
-    v_from timestamptz := p_from;
-    v_to timestamptz := p_to + 1;
+    v_from timestamptz;
+    v_to timestamptz;
 BEGIN
     PERFORM billing.check_period(p_from, p_to);
+    v_from := p_from;
+    v_to := p_to + 1;
     IF NOT EXISTS (SELECT FROM billing.customer AS c WHERE c.customer_id = billing.require(p_customer_id, 'p_customer_id')) THEN
         PERFORM billing.fail('23503', format('customer %s does not exist', p_customer_id));
     END IF;
@@ -269,11 +276,35 @@ RETURNS TABLE (
 LANGUAGE plpgsql
 STABLE
 AS $$
+DECLARE
+    v_from timestamptz;
+    v_to timestamptz;
 BEGIN
     PERFORM billing.check_period(p_from, p_to);
+    v_from := p_from;
+    v_to := p_to + 1;
     RETURN QUERY
+    WITH credit AS (
+        -- What each issued credit note took back of each invoice's goods (product, fee and discount lines),
+        -- for the invoices credited in the period, with the running total in issue order.
+        SELECT cn.customer_id, cn.currency, cl.credited_invoice_id AS invoice_id, cn.issued_at, sum(cl.amount) AS amount,
+            sum(sum(cl.amount)) OVER (
+                PARTITION BY cn.customer_id, cl.credited_invoice_id ORDER BY cn.issued_at, cn.invoice_id
+            ) AS running
+        FROM billing.invoice AS cn
+        JOIN billing.credit_note_line AS cl ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
+        JOIN billing.invoice_line AS l
+            ON l.customer_id = cl.customer_id AND l.invoice_id = cl.credited_invoice_id AND l.line_no = cl.credited_line_no
+        WHERE cn.kind = 'credit_note' AND cn.status = 'issued' AND cn.issued_at < v_to
+            AND l.line_type IN ('product', 'fee', 'discount')
+            AND (cn.customer_id, cl.credited_invoice_id) IN (
+                SELECT p.customer_id, p.credited_invoice_id FROM billing.invoice AS p
+                WHERE p.kind = 'credit_note' AND p.status = 'issued' AND p.issued_at >= v_from AND p.issued_at < v_to
+            )
+        GROUP BY cn.customer_id, cn.currency, cl.credited_invoice_id, cn.issued_at, cn.invoice_id
+    )
     SELECT x.tax_code, a.name, x.rate, x.currency,
-        sum(x.taxable) FILTER (WHERE x.invoiced), sum(x.tax) FILTER (WHERE x.invoiced),
+        coalesce(sum(x.taxable) FILTER (WHERE x.invoiced), 0), coalesce(sum(x.tax) FILTER (WHERE x.invoiced), 0),
         coalesce(sum(x.taxable) FILTER (WHERE NOT x.invoiced), 0), coalesce(sum(x.tax) FILTER (WHERE NOT x.invoiced), 0),
         sum(x.taxable * CASE WHEN x.invoiced THEN 1 ELSE -1 END), sum(x.tax * CASE WHEN x.invoiced THEN 1 ELSE -1 END)
     FROM (
@@ -282,21 +313,30 @@ BEGIN
         JOIN billing.invoice_tax_line AS t ON t.customer_id = i.customer_id AND t.invoice_id = i.invoice_id
         JOIN billing.invoice_line AS l
             ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
-        WHERE i.status = 'issued' AND i.kind = 'invoice' AND i.issued_at >= p_from::timestamptz
-            AND i.issued_at < (p_to + 1)::timestamptz
+        WHERE i.status = 'issued' AND i.kind = 'invoice' AND i.issued_at >= v_from AND i.issued_at < v_to
         UNION ALL
-        -- A credit of a tax line takes back its tax, and its taxable base in the same share.
-        SELECT FALSE, t.tax_code, t.rate, cn.currency,
-            CASE WHEN l.amount = 0 THEN 0 ELSE billing.round_money(t.taxable_amount * cl.amount / l.amount, cn.currency) END,
-            cl.amount
+        -- Tax taken back: credit note lines of tax lines, as issued.
+        SELECT FALSE, t.tax_code, t.rate, cn.currency, 0, cl.amount
         FROM billing.invoice AS cn
         JOIN billing.credit_note_line AS cl ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
         JOIN billing.invoice_tax_line AS t
             ON t.customer_id = cl.customer_id AND t.invoice_id = cl.credited_invoice_id AND t.line_no = cl.credited_line_no
-        JOIN billing.invoice_line AS l
-            ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
-        WHERE cn.status = 'issued' AND cn.kind = 'credit_note' AND cn.issued_at >= p_from::timestamptz
-            AND cn.issued_at < (p_to + 1)::timestamptz
+        WHERE cn.status = 'issued' AND cn.kind = 'credit_note' AND cn.issued_at >= v_from AND cn.issued_at < v_to
+        UNION ALL
+        -- Taxable base taken back: each tax line's base in the share of the invoice's goods the credit note took
+        -- back, from running totals, so the shares of all its credit notes add up to the whole base exactly.
+        SELECT FALSE, t.tax_code, t.rate, c.currency,
+            billing.round_money(t.taxable_amount * c.running / g.amount, c.currency)
+                - billing.round_money(t.taxable_amount * (c.running - c.amount) / g.amount, c.currency),
+            0
+        FROM credit AS c
+        JOIN billing.invoice_tax_line AS t ON t.customer_id = c.customer_id AND t.invoice_id = c.invoice_id
+        CROSS JOIN LATERAL (
+            SELECT sum(gl.amount) AS amount FROM billing.invoice_line AS gl
+            WHERE gl.customer_id = c.customer_id AND gl.invoice_id = c.invoice_id
+                AND gl.line_type IN ('product', 'fee', 'discount')
+        ) AS g
+        WHERE c.issued_at >= v_from AND g.amount <> 0
     ) AS x
     JOIN billing.tax_authority AS a ON a.tax_code = x.tax_code
     GROUP BY x.tax_code, a.name, x.rate, x.currency
@@ -306,8 +346,10 @@ $$;
 
 COMMENT ON FUNCTION billing.tax_summary(date, date) IS
 'Tax per authority, rate and currency for documents issued on the days p_from to p_to (both included): taxable '
-'base and tax invoiced, what credit notes issued in the period took back (a credit of a tax line takes back its '
-'taxable base in the same share as its tax), and the net. 22023 for a period that ends before it starts.';
+'base and tax invoiced; tax taken back by credit notes issued in the period (their lines of tax lines) and taxable '
+'base taken back (each tax line''s base in the share of the invoice''s product, fee and discount amounts the credit '
+'note took back, so a void takes back the whole base even at a zero rate); and the net. 22023 for a period that '
+'ends before it starts.';
 
 CREATE OR REPLACE FUNCTION billing.revenue_by_line_type(p_from date, p_to date)
 RETURNS TABLE (currency char(3), line_type text, fee_code text, invoiced numeric, credited numeric, net numeric)
@@ -368,4 +410,4 @@ WHERE b.amount - b.allocated - b.refunded - b.voided > 0;
 
 COMMENT ON VIEW billing.unapplied_cash IS
 'Payments with money neither applied to invoices nor refunded (unapplied), with their customer and method; '
-'read through payment_balance_open_idx.';
+'read through payment_balance_open_amount_idx.';

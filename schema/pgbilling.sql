@@ -294,7 +294,6 @@ BEGIN
         PERFORM billing.fail('PB001', format('allocation %s of customer %s is history: %s refused',
             OLD.allocation_id, OLD.customer_id, TG_OP), p_hint => 'Reverse it with billing.unallocate.');
     END IF;
-    NEW.allocated_at := clock_timestamp();
     v_source := billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id);
     v_target := billing.document_label(NEW.customer_id, NEW.invoice_id);
     -- The source first, then the invoice: the lock order of every allocating path. The checks below run
@@ -311,6 +310,9 @@ BEGIN
     SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
+    -- Stamped once both rows are locked: whatever changed them before has an earlier stamp, so replaying the
+    -- history in stamp order gives the balances as they were (point-in-time reports).
+    NEW.allocated_at := clock_timestamp();
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS ic WHERE ic.customer_id = NEW.customer_id AND ic.invoice_id = NEW.invoice_id
     ) THEN
@@ -487,7 +489,7 @@ $$;
 
 -- Name: FUNCTION auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text) IS 'Applies what a payment has left to the customer''s open, undisputed invoices in its currency, and returns what went where. exact: only to the oldest invoice whose open amount equals it; oldest: oldest first (due date, issue time, number), a remainder stays unapplied; exact_then_oldest (default): exact if there is one, else oldest. Reads only open items (invoice_balance_open_idx).';
+COMMENT ON FUNCTION billing.auto_allocate(p_customer_id bigint, p_payment_id bigint, p_strategy text) IS 'Applies what a payment has left to the customer''s open, undisputed invoices in its currency, and returns what went where. exact: only to the oldest invoice whose open amount equals it; oldest: oldest first (due date, issue time, number), a remainder stays unapplied; exact_then_oldest (default): exact if there is one, else oldest. Reads only open items (invoice_balance_open_amount_idx).';
 
 -- Name: bill_order(bigint, bigint, jsonb, date); Type: FUNCTION; Schema: billing
 
@@ -778,12 +780,15 @@ BEGIN
         PERFORM billing.fail('22023', format('the period from %s to %s ends before it starts', p_from, p_to),
             NULL, 'Give p_from <= p_to; both days are included.');
     END IF;
+    IF p_from < '0001-01-01' OR p_to > '9999-12-30' THEN
+        PERFORM billing.fail('22023', format('the period from %s to %s is not within the years 1 to 9999', p_from, p_to));
+    END IF;
 END
 $$;
 
 -- Name: FUNCTION check_period(p_from date, p_to date); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.check_period(p_from date, p_to date) IS 'Checks a report period: 22004 when a bound is NULL, 22023 when p_from is after p_to. Both days are included, and a day runs from midnight to midnight in the session''s TimeZone.';
+COMMENT ON FUNCTION billing.check_period(p_from date, p_to date) IS 'Checks a report period: 22004 when a bound is NULL, 22023 when p_from is after p_to or a bound is outside the years 1 to 9999 (infinity included). Both days are included, and a day runs from midnight to midnight in the session''s TimeZone.';
 
 -- Name: create_customer(text, text); Type: FUNCTION; Schema: billing
 
@@ -833,10 +838,12 @@ CREATE FUNCTION billing.customer_statement(p_customer_id bigint, p_from date, p_
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
-    v_from timestamptz := p_from;
-    v_to timestamptz := p_to + 1;
+    v_from timestamptz;
+    v_to timestamptz;
 BEGIN
     PERFORM billing.check_period(p_from, p_to);
+    v_from := p_from;
+    v_to := p_to + 1;
     IF NOT EXISTS (SELECT FROM billing.customer AS c WHERE c.customer_id = billing.require(p_customer_id, 'p_customer_id')) THEN
         PERFORM billing.fail('23503', format('customer %s does not exist', p_customer_id));
     END IF;
@@ -1678,7 +1685,7 @@ $$;
 
 -- Name: FUNCTION open_invoices(p_customer_id bigint, p_currency text); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) IS 'A customer''s open, undisputed invoices in a currency, with their open amount and due date (the issue date when none): read through invoice_balance_open_idx, so its cost follows the open items, not the paid history.';
+COMMENT ON FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) IS 'A customer''s open, undisputed invoices in a currency, with their open amount and due date (the issue date when none): read through invoice_balance_open_amount_idx, so its cost follows the open items, not the paid history.';
 
 -- Name: open_items(timestamp with time zone); Type: FUNCTION; Schema: billing
 
@@ -1753,7 +1760,7 @@ $$;
 
 -- Name: FUNCTION open_items(p_as_of timestamp with time zone); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.open_items(p_as_of timestamp with time zone) IS 'Every open item as of p_as_of (default: the moment of the call): invoices with an amount not yet paid, credited or written off, and open credit (credit notes and payments not yet applied or refunded). Signed: receivable positive, credit negative, so a customer''s items sum to what they owe. amount is the document''s total, open_amount what was open at p_as_of; due_date is the invoice''s (its issue date when it has none). It takes today''s open items and adds back what changed them after p_as_of, so a past moment gives exactly what the report gave then, and reads open items and later history only.';
+COMMENT ON FUNCTION billing.open_items(p_as_of timestamp with time zone) IS 'Every open item as of p_as_of (default: the moment of the call): invoices with an amount not yet paid, credited or written off, and open credit (credit notes and payments not yet applied or refunded). Signed: receivable positive, credit negative, so a customer''s items sum to what they owe. amount is the document''s total, open_amount what was open at p_as_of; due_date is the invoice''s (its issue date when it has none). It takes today''s open items and adds back what changed them after p_as_of, by the time pgbilling recorded each change (once the rows it changed were locked), so a past moment gives what the report gave then, give or take transactions in flight at that moment; it reads open items and later history only.';
 
 -- Name: order_item_rules(); Type: FUNCTION; Schema: billing
 
@@ -2003,14 +2010,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('payment method %L does not exist', p_method));
     END IF;
-    INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
-        v_method_id, p_reason)
-    RETURNING refund_id INTO v_refund_id;
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.
     PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.amount - b.allocated - b.refunded - b.voided > 0
+    WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id')
+        AND b.amount - b.allocated - b.refunded - b.voided > 0
         AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
     ORDER BY b.payment_id
     FOR UPDATE;
@@ -2021,6 +2025,11 @@ BEGIN
         )
     ORDER BY b.invoice_id
     FOR UPDATE;
+    -- Recorded once its sources are locked, so its stamp follows every change to them it waited for.
+    INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
+        v_method_id, p_reason)
+    RETURNING refund_id INTO v_refund_id;
     FOR r IN
         SELECT s.payment_id, s.credit_note_id, s.open_credit
         FROM (
@@ -2398,11 +2407,35 @@ COMMENT ON FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigi
 CREATE FUNCTION billing.tax_summary(p_from date, p_to date) RETURNS TABLE(tax_code text, authority text, rate numeric, currency character, taxable_invoiced numeric, tax_invoiced numeric, taxable_credited numeric, tax_credited numeric, net_taxable numeric, net_tax numeric)
     LANGUAGE plpgsql STABLE
     AS $$
+DECLARE
+    v_from timestamptz;
+    v_to timestamptz;
 BEGIN
     PERFORM billing.check_period(p_from, p_to);
+    v_from := p_from;
+    v_to := p_to + 1;
     RETURN QUERY
+    WITH credit AS (
+        -- What each issued credit note took back of each invoice's goods (product, fee and discount lines),
+        -- for the invoices credited in the period, with the running total in issue order.
+        SELECT cn.customer_id, cn.currency, cl.credited_invoice_id AS invoice_id, cn.issued_at, sum(cl.amount) AS amount,
+            sum(sum(cl.amount)) OVER (
+                PARTITION BY cn.customer_id, cl.credited_invoice_id ORDER BY cn.issued_at, cn.invoice_id
+            ) AS running
+        FROM billing.invoice AS cn
+        JOIN billing.credit_note_line AS cl ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
+        JOIN billing.invoice_line AS l
+            ON l.customer_id = cl.customer_id AND l.invoice_id = cl.credited_invoice_id AND l.line_no = cl.credited_line_no
+        WHERE cn.kind = 'credit_note' AND cn.status = 'issued' AND cn.issued_at < v_to
+            AND l.line_type IN ('product', 'fee', 'discount')
+            AND (cn.customer_id, cl.credited_invoice_id) IN (
+                SELECT p.customer_id, p.credited_invoice_id FROM billing.invoice AS p
+                WHERE p.kind = 'credit_note' AND p.status = 'issued' AND p.issued_at >= v_from AND p.issued_at < v_to
+            )
+        GROUP BY cn.customer_id, cn.currency, cl.credited_invoice_id, cn.issued_at, cn.invoice_id
+    )
     SELECT x.tax_code, a.name, x.rate, x.currency,
-        sum(x.taxable) FILTER (WHERE x.invoiced), sum(x.tax) FILTER (WHERE x.invoiced),
+        coalesce(sum(x.taxable) FILTER (WHERE x.invoiced), 0), coalesce(sum(x.tax) FILTER (WHERE x.invoiced), 0),
         coalesce(sum(x.taxable) FILTER (WHERE NOT x.invoiced), 0), coalesce(sum(x.tax) FILTER (WHERE NOT x.invoiced), 0),
         sum(x.taxable * CASE WHEN x.invoiced THEN 1 ELSE -1 END), sum(x.tax * CASE WHEN x.invoiced THEN 1 ELSE -1 END)
     FROM (
@@ -2411,21 +2444,30 @@ BEGIN
         JOIN billing.invoice_tax_line AS t ON t.customer_id = i.customer_id AND t.invoice_id = i.invoice_id
         JOIN billing.invoice_line AS l
             ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
-        WHERE i.status = 'issued' AND i.kind = 'invoice' AND i.issued_at >= p_from::timestamptz
-            AND i.issued_at < (p_to + 1)::timestamptz
+        WHERE i.status = 'issued' AND i.kind = 'invoice' AND i.issued_at >= v_from AND i.issued_at < v_to
         UNION ALL
-        -- A credit of a tax line takes back its tax, and its taxable base in the same share.
-        SELECT FALSE, t.tax_code, t.rate, cn.currency,
-            CASE WHEN l.amount = 0 THEN 0 ELSE billing.round_money(t.taxable_amount * cl.amount / l.amount, cn.currency) END,
-            cl.amount
+        -- Tax taken back: credit note lines of tax lines, as issued.
+        SELECT FALSE, t.tax_code, t.rate, cn.currency, 0, cl.amount
         FROM billing.invoice AS cn
         JOIN billing.credit_note_line AS cl ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
         JOIN billing.invoice_tax_line AS t
             ON t.customer_id = cl.customer_id AND t.invoice_id = cl.credited_invoice_id AND t.line_no = cl.credited_line_no
-        JOIN billing.invoice_line AS l
-            ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
-        WHERE cn.status = 'issued' AND cn.kind = 'credit_note' AND cn.issued_at >= p_from::timestamptz
-            AND cn.issued_at < (p_to + 1)::timestamptz
+        WHERE cn.status = 'issued' AND cn.kind = 'credit_note' AND cn.issued_at >= v_from AND cn.issued_at < v_to
+        UNION ALL
+        -- Taxable base taken back: each tax line's base in the share of the invoice's goods the credit note took
+        -- back, from running totals, so the shares of all its credit notes add up to the whole base exactly.
+        SELECT FALSE, t.tax_code, t.rate, c.currency,
+            billing.round_money(t.taxable_amount * c.running / g.amount, c.currency)
+                - billing.round_money(t.taxable_amount * (c.running - c.amount) / g.amount, c.currency),
+            0
+        FROM credit AS c
+        JOIN billing.invoice_tax_line AS t ON t.customer_id = c.customer_id AND t.invoice_id = c.invoice_id
+        CROSS JOIN LATERAL (
+            SELECT sum(gl.amount) AS amount FROM billing.invoice_line AS gl
+            WHERE gl.customer_id = c.customer_id AND gl.invoice_id = c.invoice_id
+                AND gl.line_type IN ('product', 'fee', 'discount')
+        ) AS g
+        WHERE c.issued_at >= v_from AND g.amount <> 0
     ) AS x
     JOIN billing.tax_authority AS a ON a.tax_code = x.tax_code
     GROUP BY x.tax_code, a.name, x.rate, x.currency
@@ -2435,7 +2477,7 @@ $$;
 
 -- Name: FUNCTION tax_summary(p_from date, p_to date); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.tax_summary(p_from date, p_to date) IS 'Tax per authority, rate and currency for documents issued on the days p_from to p_to (both included): taxable base and tax invoiced, what credit notes issued in the period took back (a credit of a tax line takes back its taxable base in the same share as its tax), and the net. 22023 for a period that ends before it starts.';
+COMMENT ON FUNCTION billing.tax_summary(p_from date, p_to date) IS 'Tax per authority, rate and currency for documents issued on the days p_from to p_to (both included): taxable base and tax invoiced; tax taken back by credit notes issued in the period (their lines of tax lines) and taxable base taken back (each tax line''s base in the share of the invoice''s product, fee and discount amounts the credit note took back, so a void takes back the whole base even at a zero rate); and the net. 22023 for a period that ends before it starts.';
 
 -- Name: unallocate(bigint, bigint, text); Type: FUNCTION; Schema: billing
 
@@ -2603,7 +2645,6 @@ BEGIN
         PERFORM billing.fail('PB001', format('write-off %s of customer %s is history: %s refused',
             OLD.write_off_id, OLD.customer_id, TG_OP));
     END IF;
-    NEW.written_off_at := clock_timestamp();
     IF NEW.reverses_write_off_id IS NOT NULL THEN
         SELECT w.* INTO v_original FROM billing.write_off AS w
         WHERE w.customer_id = NEW.customer_id AND w.write_off_id = NEW.reverses_write_off_id;
@@ -2617,6 +2658,7 @@ BEGIN
     SELECT b.total - b.allocated INTO v_open FROM billing.invoice_balance AS b
     WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.invoice_id
     FOR UPDATE;
+    NEW.written_off_at := clock_timestamp();  -- once the invoice is locked, as allocation_rules does
     IF v_open IS NULL AND EXISTS (SELECT FROM billing.invoice AS i WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id) THEN
         PERFORM billing.fail('55000', format('%s is a draft: nothing to write off', billing.document_label(NEW.customer_id, NEW.invoice_id)));
     END IF;
@@ -4076,7 +4118,7 @@ CREATE VIEW billing.unapplied_cash AS
 
 -- Name: VIEW unapplied_cash; Type: COMMENT; Schema: billing
 
-COMMENT ON VIEW billing.unapplied_cash IS 'Payments with money neither applied to invoices nor refunded (unapplied), with their customer and method; read through payment_balance_open_idx.';
+COMMENT ON VIEW billing.unapplied_cash IS 'Payments with money neither applied to invoices nor refunded (unapplied), with their customer and method; read through payment_balance_open_amount_idx.';
 
 -- Name: COLUMN unapplied_cash.customer_name; Type: COMMENT; Schema: billing
 
@@ -4353,9 +4395,9 @@ CREATE INDEX allocation_payment_idx ON billing.allocation USING btree (customer_
 
 CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USING btree (customer_id, credited_invoice_id, credited_line_no);
 
--- Name: invoice_balance_open_idx; Type: INDEX; Schema: billing
+-- Name: invoice_balance_open_amount_idx; Type: INDEX; Schema: billing
 
-CREATE INDEX invoice_balance_open_idx ON billing.invoice_balance USING btree (customer_id, invoice_id) WHERE (((total - allocated) - refunded) > (0)::numeric);
+CREATE INDEX invoice_balance_open_amount_idx ON billing.invoice_balance USING btree (customer_id, invoice_id) WHERE (((total - allocated) - refunded) > (0)::numeric);
 
 -- Name: invoice_credited_invoice_idx; Type: INDEX; Schema: billing
 
@@ -4377,9 +4419,9 @@ CREATE INDEX invoice_issued_at_idx ON billing.invoice USING btree (issued_at) WH
 
 CREATE INDEX invoice_product_line_order_line_idx ON billing.invoice_product_line USING btree (customer_id, order_id, order_line_no);
 
--- Name: payment_balance_open_idx; Type: INDEX; Schema: billing
+-- Name: payment_balance_open_amount_idx; Type: INDEX; Schema: billing
 
-CREATE INDEX payment_balance_open_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE ((((amount - allocated) - refunded) - voided) > (0)::numeric);
+CREATE INDEX payment_balance_open_amount_idx ON billing.payment_balance USING btree (customer_id, payment_id) WHERE ((((amount - allocated) - refunded) - voided) > (0)::numeric);
 
 -- Name: payment_cancellation_recorded_at_idx; Type: INDEX; Schema: billing
 
@@ -4397,13 +4439,13 @@ CREATE INDEX write_off_invoice_idx ON billing.write_off USING btree (customer_id
 
 CREATE INDEX write_off_written_off_at_idx ON billing.write_off USING btree (written_off_at);
 
--- Name: invoice_balance_open_stat; Type: STATISTICS; Schema: billing
+-- Name: invoice_balance_open_amount_stat; Type: STATISTICS; Schema: billing
 
-CREATE STATISTICS billing.invoice_balance_open_stat ON (total - allocated - refunded) FROM billing.invoice_balance;
+CREATE STATISTICS billing.invoice_balance_open_amount_stat ON (total - allocated - refunded) FROM billing.invoice_balance;
 
--- Name: payment_balance_open_stat; Type: STATISTICS; Schema: billing
+-- Name: payment_balance_open_amount_stat; Type: STATISTICS; Schema: billing
 
-CREATE STATISTICS billing.payment_balance_open_stat ON (amount - allocated - refunded - voided) FROM billing.payment_balance;
+CREATE STATISTICS billing.payment_balance_open_amount_stat ON (amount - allocated - refunded - voided) FROM billing.payment_balance;
 
 -- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import date, timedelta
 
 import psycopg
-from helpers import D, Api, refused
+from helpers import D, Api, refused, run_together, wait_until_blocked
 from test_runner import cli
 
 HISTORY = {  # table: the times point-in-time reports go by
@@ -268,6 +269,8 @@ def test_reports_refuse_bad_arguments_with_a_documented_sqlstate(db, api, shop) 
     refused(db, "22023", "SELECT * FROM billing.tax_summary(current_date, current_date - 1)")
     refused(db, "22004", "SELECT * FROM billing.tax_summary(current_date, NULL)")
     refused(db, "22023", "SELECT * FROM billing.revenue_by_line_type(current_date + 1, current_date)")
+    refused(db, "22023", "SELECT * FROM billing.customer_statement(%s, current_date, '5874897-12-31')", [c])
+    refused(db, "22023", "SELECT * FROM billing.tax_summary('-infinity', current_date)")
 
 
 def test_report_command_prints_the_sql_report_as_table_csv_and_json(db_url: str) -> None:
@@ -330,3 +333,58 @@ def test_the_planner_knows_how_few_items_are_open(db, api, shop) -> None:
                                ("payment_balance", "amount - allocated - refunded - voided")):
         plan = db.execute(f"EXPLAIN (FORMAT JSON) SELECT * FROM billing.{table} WHERE {open_amount} > 0").fetchone()[0]
         assert plan[0]["Plan"]["Plan Rows"] <= 10, f"{table}: the planner expects {plan[0]['Plan']['Plan Rows']} open rows"
+
+
+def test_tax_summary_takes_back_the_whole_base_at_zero_rates_and_across_rounded_credits(db, api, shop) -> None:
+    c, other = shop["customer"], shop["other"]
+    today = db.execute("SELECT current_date").fetchone()[0]
+    old = api.create_invoice(other, "EUR")  # issued 40 days ago, credited today: only credits in today's period
+    api.add_fee_line(other, old, "ADMIN", 50)
+    api.add_tax_line(other, old, "GB_VAT", D("0.2"))  # 10.00
+    api.issue_invoice(other, old)
+    move_history_back(db, other, 40)
+    api.issue_credit_note(other, old, [{"line_no": 1, "amount": 25}, {"line_no": 2, "amount": 5}])
+    zero = api.create_invoice(c, "EUR")  # zero-rated, then voided: its tax line (0.00) cannot be credited
+    api.add_fee_line(c, zero, "ADMIN", 100)
+    api.add_tax_line(c, zero, "FR_VAT", 0)
+    api.issue_invoice(c, zero)
+    api.void_invoice(c, zero, "wrong customer")
+    thirds = api.create_invoice(c, "EUR")  # 3 % of 1.00 = 0.03, credited in three parts
+    api.add_fee_line(c, thirds, "ADMIN", 1)
+    api.add_tax_line(c, thirds, "DE_VAT", D("0.03"))
+    api.issue_invoice(c, thirds)
+    for part in (0.33, 0.33, 0.34):
+        api.issue_credit_note(c, thirds, [{"line_no": 1, "amount": part}, {"line_no": 2, "amount": 0.01}])
+    assert db.execute("SELECT * FROM billing.tax_summary(%s, %s)", [today, today]).fetchall() == [
+        ("DE_VAT", "Germany, Umsatzsteuer", D("0.03"), "EUR", 1, D("0.03"), 1, D("0.03"), 0, 0),
+        ("FR_VAT", "France, TVA", 0, "EUR", 100, 0, 100, 0, 0, 0),
+        # invoiced 40 days ago: nothing invoiced today, half the base and tax taken back
+        ("GB_VAT", "United Kingdom, VAT", D("0.2"), "EUR", 0, 0, 25, 5, -25, -5),
+    ]
+
+
+def test_as_of_amounts_stay_real_when_a_write_off_waited_for_an_allocation(db, db_url, api, shop) -> None:
+    """A change is stamped once it holds its rows' locks: a write-off that waited for a transaction which
+    allocated and un-allocated on the same invoice is stamped after it, so no moment shows an impossible amount."""
+    c = shop["customer"]
+    inv = fee_invoice(api, c, 100)
+    first = api.allocate_payment(c, api.record_payment(c, "EUR", 60, "CARD"), inv)
+    second = api.record_payment(c, "EUR", 10, "CARD")
+    with psycopg.connect(db_url) as a:
+        a.execute("SELECT billing.allocate_payment(%s, %s, %s, 10)", [c, second, inv])
+        writer = threading.Thread(target=lambda: run_together(db_url, [
+            lambda w: w.execute("SELECT billing.write_off(%s, %s, 90)", [c, inv])]))
+        writer.start()
+        wait_until_blocked(db)
+        a.execute("SELECT billing.unallocate(%s, %s)", [c, first])
+        a.commit()
+        writer.join()
+    assert db.execute("SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [inv]).fetchone()[0] == 0
+    moments = [r[0] for r in db.execute(
+        "SELECT allocated_at FROM billing.allocation WHERE customer_id = %(c)s"
+        " UNION SELECT written_off_at FROM billing.write_off WHERE customer_id = %(c)s ORDER BY 1", {"c": c})]
+    seen = [db.execute("SELECT coalesce(sum(open_amount), 0) FROM billing.open_items(%s) WHERE document_id = %s"
+                       " AND kind = 'invoice'", [m, inv]).fetchone()[0] for m in moments]
+    # allocated 60, allocated 10, the 60 reversed, written off 90; stamped before its wait, the write-off
+    # would come before the reversal and show -60 open
+    assert seen == [40, 30, 90, 0]

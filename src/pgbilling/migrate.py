@@ -127,9 +127,10 @@ def migrate(
                     backend.apply_one(migration)
                 except psycopg.Error as exc:
                     already = f" ({', '.join(done)} applied before it stay applied)" if done else ""
-                    raise UserError(
-                        f"migration {migration.id} failed and was rolled back{already}:\n{sql_error(exc)}"
-                    ) from None
+                    undone = ("was rolled back" if migration.use_transactions else
+                              "was undone statement by statement (it runs outside a transaction; an index it was "
+                              "building CONCURRENTLY may be left INVALID: drop it before migrating again)")
+                    raise UserError(f"migration {migration.id} failed and {undone}{already}:\n{sql_error(exc)}") from None
                 done.append(migration.id)
                 console.print(f"applied {migration.id} ({time.monotonic() - started:.2f} s)")
                 progress.advance(task)

@@ -56,7 +56,8 @@ def query(name: str, options: dict[str, str | None]) -> tuple[sql.Composed, list
     target = sql.Identifier("billing", name)
     if not report.function:
         where = sql.SQL(" WHERE customer_id = %s::bigint") if given else sql.SQL("")
-        return sql.SQL("SELECT * FROM {}{}").format(target, where), list(given.values())
+        # every view leads with the customer and its key columns
+        return sql.SQL("SELECT * FROM {}{} ORDER BY 1, 2, 3, 4").format(target, where), list(given.values())
     args = sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(ARGUMENTS[k])) for k in given)
     return sql.SQL("SELECT * FROM {}({})").format(target, args), list(given.values())
 
