@@ -10,6 +10,7 @@ DECLARE
     v_total numeric;
     v_missing integer [];
     v_prefix text;
+    v_scope text;
     v_no bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -75,9 +76,21 @@ BEGIN
     PERFORM billing.validate_line(l.customer_id, l.invoice_id, l.line_no)
     FROM billing.invoice_line AS l
     WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
-    UPDATE billing.document_series AS s SET next_no = s.next_no + 1
-    WHERE s.series = NEW.kind
-    RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
+    -- The number last: the series row stays locked until commit, so the lock is held as briefly as can be.
+    SELECT s.prefix, s.scope INTO v_prefix, v_scope FROM billing.document_series AS s WHERE s.series = NEW.kind;
+    IF v_scope = 'per_customer' THEN
+        -- The customer's own series: customers do not wait for each other, and nothing outside the customer's
+        -- rows is written (sharding by customer).
+        INSERT INTO billing.customer_document_series AS s (customer_id, series, next_no)
+        VALUES (NEW.customer_id, NEW.kind, 2)
+        ON CONFLICT (customer_id, series) DO UPDATE SET next_no = s.next_no + 1
+        RETURNING s.next_no - 1 INTO v_no;
+        v_prefix := v_prefix || '-' || NEW.customer_id;
+    ELSE
+        UPDATE billing.document_series AS s SET next_no = s.next_no + 1
+        WHERE s.series = NEW.kind
+        RETURNING s.next_no - 1 INTO v_no;
+    END IF;
     NEW.total := v_total;
     NEW.invoice_no := v_prefix || '-' || lpad(v_no::text, greatest(6, length(v_no::text)), '0');
     NEW.issued_at := clock_timestamp();
@@ -88,7 +101,8 @@ $$;
 COMMENT ON FUNCTION billing.invoice_rules() IS
 'Trigger: documents are inserted as drafts; a credit note credits an issued invoice in its currency; an issued '
 'document refuses UPDATE and DELETE (PB001); issuing needs lines, each with its subtype row (55000), and sets '
-'total, issued_at and the next gapless number of the series.';
+'total, issued_at and the next gapless number of the series: PREFIX-000001, or PREFIX-<customer_id>-000001 when '
+'the series is kept per customer (document_series.scope).';
 
 CREATE OR REPLACE TRIGGER t10_invoice_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice
@@ -304,8 +318,13 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM billing.fail('PB001', format('number series %L is history: DELETE refused', OLD.series));
     END IF;
+    -- A client may change scope, a setting, and nothing else; issuing moves next_no by one.
     IF TG_OP = 'UPDATE' AND (
-        pg_trigger_depth() <= 1 OR NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1
+        pg_trigger_depth() <= 1 AND (
+            (NEW.series, NEW.prefix, NEW.next_no) IS DISTINCT FROM (OLD.series, OLD.prefix, OLD.next_no)
+            OR NEW.scope = OLD.scope
+        )
+        OR pg_trigger_depth() > 1 AND (NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1)
     ) THEN
         PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
             p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
@@ -315,7 +334,34 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.document_series_rules() IS
-'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001); '
+'a client may change its scope and nothing else (an UPDATE that changes nothing is refused too).';
+
+CREATE OR REPLACE FUNCTION billing.customer_document_series_rules() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM billing.fail('PB001', format('number series %L of customer %s is history: DELETE refused',
+            OLD.series, OLD.customer_id));
+    END IF;
+    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 2) OR (TG_OP = 'UPDATE' AND (
+        NEW.customer_id <> OLD.customer_id OR NEW.series <> OLD.series OR NEW.next_no <> OLD.next_no + 1
+    )) THEN
+        PERFORM billing.fail('PB002', format('number series %L of customer %s is kept by issuing documents: %s refused',
+            NEW.series, NEW.customer_id, TG_OP), p_hint => 'Numbers are gapless and never reused.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION billing.customer_document_series_rules() IS
+'Trigger: a customer''s number series is created by its first issued document and only advances by one, when a '
+'document is issued (PB002); it is never deleted (PB001).';
+
+CREATE OR REPLACE TRIGGER t10_customer_document_series_rules
+BEFORE INSERT OR UPDATE OR DELETE ON billing.customer_document_series
+FOR EACH ROW EXECUTE FUNCTION billing.customer_document_series_rules();
 
 CREATE OR REPLACE TRIGGER t10_document_series_rules
 BEFORE UPDATE OR DELETE ON billing.document_series

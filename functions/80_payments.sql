@@ -244,18 +244,19 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
         billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
         coalesce(p_received_at, now()), p_reference)
-    ON CONFLICT (payment_no) DO NOTHING
+    ON CONFLICT (customer_id, payment_no) DO NOTHING
     RETURNING payment_id INTO v_payment_id;
     IF FOUND THEN
         RETURN v_payment_id;
     END IF;
-    SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.payment_no = p_payment_no;
-    IF (v_existing.customer_id, v_existing.currency, v_existing.amount, v_existing.method_id)
-        IS DISTINCT FROM (p_customer_id, p_currency::char(3), p_amount, v_method_id) THEN
-        PERFORM billing.fail('23505', format('payment number %L is taken by a different payment', p_payment_no),
-            format('recorded: customer %s, %s %s by %s', v_existing.customer_id, v_existing.amount, v_existing.currency,
+    SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_no = p_payment_no;
+    IF (v_existing.currency, v_existing.amount, v_existing.method_id)
+        IS DISTINCT FROM (p_currency::char(3), p_amount, v_method_id) THEN
+        PERFORM billing.fail('23505', format('payment number %L of customer %s is taken by a different payment',
+            p_payment_no, p_customer_id),
+            format('recorded: %s %s by %s', v_existing.amount, v_existing.currency,
                 (SELECT m.code FROM billing.payment_method AS m WHERE m.method_id = v_existing.method_id)),
-            'A retry must repeat customer, currency, amount and method; a new payment needs a new number.');
+            'A retry must repeat currency, amount and method; a new payment needs a new number.');
     END IF;
     RETURN v_existing.payment_id;
 END
@@ -263,7 +264,7 @@ $$;
 
 COMMENT ON FUNCTION billing.record_payment(bigint, text, numeric, text, timestamptz, text, text) IS
 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. '
-'Idempotent on the payment number: the same number with the same customer, currency, amount and method returns '
+'Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns '
 'the payment recorded first; with other content it is refused (23505).';
 
 CREATE OR REPLACE FUNCTION billing.allocate(

@@ -5,7 +5,7 @@ DECLARE
     v_table text;
 BEGIN
     FOREACH v_table IN ARRAY ARRAY[
-        'document_series', 'invoice', 'invoice_line', 'invoice_product_line', 'invoice_fee_line',
+        'document_series', 'customer_document_series', 'invoice', 'invoice_line', 'invoice_product_line', 'invoice_fee_line',
         'invoice_discount_line', 'invoice_tax_line', 'invoice_memo_line', 'credit_note_line', 'invoice_balance',
         'invoice_cancellation', 'invoice_dispute', 'payment', 'payment_balance', 'payment_cancellation', 'allocation',
         'refund', 'refund_part', 'write_off'

@@ -832,6 +832,30 @@ $$;
 
 COMMENT ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) IS 'Creates a product; returns its product_id. A SKU already taken: 23505.';
 
+-- Name: customer_document_series_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.customer_document_series_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM billing.fail('PB001', format('number series %L of customer %s is history: DELETE refused',
+            OLD.series, OLD.customer_id));
+    END IF;
+    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 2) OR (TG_OP = 'UPDATE' AND (
+        NEW.customer_id <> OLD.customer_id OR NEW.series <> OLD.series OR NEW.next_no <> OLD.next_no + 1
+    )) THEN
+        PERFORM billing.fail('PB002', format('number series %L of customer %s is kept by issuing documents: %s refused',
+            NEW.series, NEW.customer_id, TG_OP), p_hint => 'Numbers are gapless and never reused.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Name: FUNCTION customer_document_series_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.customer_document_series_rules() IS 'Trigger: a customer''s number series is created by its first issued document and only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+
 -- Name: customer_statement(bigint, date, date); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.customer_statement(p_customer_id bigint, p_from date, p_to date) RETURNS TABLE(currency character, entry_time timestamp with time zone, entry text, document_no text, applied_to text, amount numeric, applied numeric, balance numeric, note text)
@@ -961,8 +985,13 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM billing.fail('PB001', format('number series %L is history: DELETE refused', OLD.series));
     END IF;
+    -- A client may change scope, a setting, and nothing else; issuing moves next_no by one.
     IF TG_OP = 'UPDATE' AND (
-        pg_trigger_depth() <= 1 OR NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1
+        pg_trigger_depth() <= 1 AND (
+            (NEW.series, NEW.prefix, NEW.next_no) IS DISTINCT FROM (OLD.series, OLD.prefix, OLD.next_no)
+            OR NEW.scope = OLD.scope
+        )
+        OR pg_trigger_depth() > 1 AND (NEW.series <> OLD.series OR NEW.prefix <> OLD.prefix OR NEW.next_no <> OLD.next_no + 1)
     ) THEN
         PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
             p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
@@ -973,7 +1002,7 @@ $$;
 
 -- Name: FUNCTION document_series_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.document_series_rules() IS 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+COMMENT ON FUNCTION billing.document_series_rules() IS 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001); a client may change its scope and nothing else (an UPDATE that changes nothing is refused too).';
 
 -- Name: fail(text, text, text, text); Type: FUNCTION; Schema: billing
 
@@ -1285,6 +1314,7 @@ DECLARE
     v_total numeric;
     v_missing integer [];
     v_prefix text;
+    v_scope text;
     v_no bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -1350,9 +1380,21 @@ BEGIN
     PERFORM billing.validate_line(l.customer_id, l.invoice_id, l.line_no)
     FROM billing.invoice_line AS l
     WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
-    UPDATE billing.document_series AS s SET next_no = s.next_no + 1
-    WHERE s.series = NEW.kind
-    RETURNING s.prefix, s.next_no - 1 INTO v_prefix, v_no;
+    -- The number last: the series row stays locked until commit, so the lock is held as briefly as can be.
+    SELECT s.prefix, s.scope INTO v_prefix, v_scope FROM billing.document_series AS s WHERE s.series = NEW.kind;
+    IF v_scope = 'per_customer' THEN
+        -- The customer's own series: customers do not wait for each other, and nothing outside the customer's
+        -- rows is written (sharding by customer).
+        INSERT INTO billing.customer_document_series AS s (customer_id, series, next_no)
+        VALUES (NEW.customer_id, NEW.kind, 2)
+        ON CONFLICT (customer_id, series) DO UPDATE SET next_no = s.next_no + 1
+        RETURNING s.next_no - 1 INTO v_no;
+        v_prefix := v_prefix || '-' || NEW.customer_id;
+    ELSE
+        UPDATE billing.document_series AS s SET next_no = s.next_no + 1
+        WHERE s.series = NEW.kind
+        RETURNING s.next_no - 1 INTO v_no;
+    END IF;
     NEW.total := v_total;
     NEW.invoice_no := v_prefix || '-' || lpad(v_no::text, greatest(6, length(v_no::text)), '0');
     NEW.issued_at := clock_timestamp();
@@ -1362,7 +1404,7 @@ $$;
 
 -- Name: FUNCTION invoice_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.invoice_rules() IS 'Trigger: documents are inserted as drafts; a credit note credits an issued invoice in its currency; an issued document refuses UPDATE and DELETE (PB001); issuing needs lines, each with its subtype row (55000), and sets total, issued_at and the next gapless number of the series.';
+COMMENT ON FUNCTION billing.invoice_rules() IS 'Trigger: documents are inserted as drafts; a credit note credits an issued invoice in its currency; an issued document refuses UPDATE and DELETE (PB001); issuing needs lines, each with its subtype row (55000), and sets total, issued_at and the next gapless number of the series: PREFIX-000001, or PREFIX-<customer_id>-000001 when the series is kept per customer (document_series.scope).';
 
 -- Name: issue_credit_note(bigint, bigint, jsonb, text); Type: FUNCTION; Schema: billing
 
@@ -1973,18 +2015,19 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
         billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
         coalesce(p_received_at, now()), p_reference)
-    ON CONFLICT (payment_no) DO NOTHING
+    ON CONFLICT (customer_id, payment_no) DO NOTHING
     RETURNING payment_id INTO v_payment_id;
     IF FOUND THEN
         RETURN v_payment_id;
     END IF;
-    SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.payment_no = p_payment_no;
-    IF (v_existing.customer_id, v_existing.currency, v_existing.amount, v_existing.method_id)
-        IS DISTINCT FROM (p_customer_id, p_currency::char(3), p_amount, v_method_id) THEN
-        PERFORM billing.fail('23505', format('payment number %L is taken by a different payment', p_payment_no),
-            format('recorded: customer %s, %s %s by %s', v_existing.customer_id, v_existing.amount, v_existing.currency,
+    SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_no = p_payment_no;
+    IF (v_existing.currency, v_existing.amount, v_existing.method_id)
+        IS DISTINCT FROM (p_currency::char(3), p_amount, v_method_id) THEN
+        PERFORM billing.fail('23505', format('payment number %L of customer %s is taken by a different payment',
+            p_payment_no, p_customer_id),
+            format('recorded: %s %s by %s', v_existing.amount, v_existing.currency,
                 (SELECT m.code FROM billing.payment_method AS m WHERE m.method_id = v_existing.method_id)),
-            'A retry must repeat customer, currency, amount and method; a new payment needs a new number.');
+            'A retry must repeat currency, amount and method; a new payment needs a new number.');
     END IF;
     RETURN v_existing.payment_id;
 END
@@ -1992,7 +2035,7 @@ $$;
 
 -- Name: FUNCTION record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. Idempotent on the payment number: the same number with the same customer, currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
+COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
 
 -- Name: refund(bigint, text, numeric, text, text, bigint); Type: FUNCTION; Schema: billing
 
@@ -2991,7 +3034,7 @@ COMMENT ON TABLE billing.payment IS 'Money received from a customer, in one curr
 
 -- Name: COLUMN payment.payment_no; Type: COMMENT; Schema: billing
 
-COMMENT ON COLUMN billing.payment.payment_no IS 'Unique across the system: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it.';
+COMMENT ON COLUMN billing.payment.payment_no IS 'Unique per customer: given by the shop or the payment gateway, or PAY-<payment_id>. Recording is idempotent on it (the same customer and number return the payment recorded first).';
 
 -- Name: COLUMN payment.amount; Type: COMMENT; Schema: billing
 
@@ -3105,13 +3148,36 @@ ALTER TABLE billing.customer ALTER COLUMN customer_id ADD GENERATED ALWAYS AS ID
     CACHE 1
 );
 
+-- Name: customer_document_series; Type: TABLE; Schema: billing
+
+CREATE TABLE billing.customer_document_series (
+    customer_id bigint NOT NULL,
+    series text NOT NULL,
+    next_no bigint NOT NULL,
+    CONSTRAINT customer_document_series_next_no_check CHECK ((next_no > 1))
+);
+
+-- Name: TABLE customer_document_series; Type: COMMENT; Schema: billing
+
+COMMENT ON TABLE billing.customer_document_series IS 'The gapless number series of one customer, for series whose scope is per_customer: the row is created by the customer''s first document and locked by each issue until commit, so numbers are gapless per customer and customers do not wait for each other.';
+
+-- Name: COLUMN customer_document_series.series; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_document_series.series IS 'The series it counts for the customer (billing.document_series: invoice, credit_note).';
+
+-- Name: COLUMN customer_document_series.next_no; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.customer_document_series.next_no IS 'The number the customer''s next document in the series gets; only issuing advances it, by one (PB002).';
+
 -- Name: document_series; Type: TABLE; Schema: billing
 
 CREATE TABLE billing.document_series (
     series text NOT NULL,
     prefix text NOT NULL,
     next_no bigint DEFAULT 1 NOT NULL,
-    CONSTRAINT document_series_next_no_check CHECK ((next_no > 0))
+    scope text DEFAULT 'global'::text NOT NULL,
+    CONSTRAINT document_series_next_no_check CHECK ((next_no > 0)),
+    CONSTRAINT document_series_scope_check CHECK ((scope = ANY (ARRAY['global'::text, 'per_customer'::text])))
 );
 
 -- Name: TABLE document_series; Type: COMMENT; Schema: billing
@@ -3129,6 +3195,10 @@ COMMENT ON COLUMN billing.document_series.prefix IS 'Printed before the number: 
 -- Name: COLUMN document_series.next_no; Type: COMMENT; Schema: billing
 
 COMMENT ON COLUMN billing.document_series.next_no IS 'The number the next document issued in the series gets; only issuing advances it, by one (PB002).';
+
+-- Name: COLUMN document_series.scope; Type: COMMENT; Schema: billing
+
+COMMENT ON COLUMN billing.document_series.scope IS 'global: one series for all customers (PREFIX-000001); per_customer: one per customer, counted in billing.customer_document_series (PREFIX-<customer_id>-000001). May be changed with UPDATE at any time; numbers already issued keep their form.';
 
 -- Name: fee; Type: TABLE; Schema: billing
 
@@ -4180,6 +4250,11 @@ ALTER TABLE ONLY billing.credit_note_line
 ALTER TABLE ONLY billing.currency
     ADD CONSTRAINT currency_pkey PRIMARY KEY (code);
 
+-- Name: customer_document_series customer_document_series_pkey; Type: CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.customer_document_series
+    ADD CONSTRAINT customer_document_series_pkey PRIMARY KEY (customer_id, series);
+
 -- Name: customer customer_pkey; Type: CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.customer
@@ -4318,7 +4393,7 @@ ALTER TABLE ONLY billing.payment_method
 -- Name: payment payment_payment_no_key; Type: CONSTRAINT; Schema: billing
 
 ALTER TABLE ONLY billing.payment
-    ADD CONSTRAINT payment_payment_no_key UNIQUE (payment_no);
+    ADD CONSTRAINT payment_payment_no_key UNIQUE (customer_id, payment_no);
 
 -- Name: payment payment_pkey; Type: CONSTRAINT; Schema: billing
 
@@ -4455,6 +4530,10 @@ CREATE TRIGGER t05_allocation_no_truncate BEFORE TRUNCATE ON billing.allocation 
 
 CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
+-- Name: customer_document_series t05_customer_document_series_no_truncate; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t05_customer_document_series_no_truncate BEFORE TRUNCATE ON billing.customer_document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
 -- Name: document_series t05_document_series_no_truncate; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t05_document_series_no_truncate BEFORE TRUNCATE ON billing.document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
@@ -4530,6 +4609,10 @@ CREATE TRIGGER t10_allocation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing
 -- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+
+-- Name: customer_document_series t10_customer_document_series_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_customer_document_series_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.customer_document_series FOR EACH ROW EXECUTE FUNCTION billing.customer_document_series_rules();
 
 -- Name: document_series t10_document_series_rules; Type: TRIGGER; Schema: billing
 
@@ -4688,6 +4771,16 @@ ALTER TABLE ONLY billing.credit_note_line
 
 ALTER TABLE ONLY billing.credit_note_line
     ADD CONSTRAINT credit_note_line_credited_line_fkey FOREIGN KEY (customer_id, credited_invoice_id, credited_line_no) REFERENCES billing.invoice_line(customer_id, invoice_id, line_no);
+
+-- Name: customer_document_series customer_document_series_customer_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.customer_document_series
+    ADD CONSTRAINT customer_document_series_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: customer_document_series customer_document_series_series_fkey; Type: FK CONSTRAINT; Schema: billing
+
+ALTER TABLE ONLY billing.customer_document_series
+    ADD CONSTRAINT customer_document_series_series_fkey FOREIGN KEY (series) REFERENCES billing.document_series(series);
 
 -- Name: invoice_balance invoice_balance_invoice_fkey; Type: FK CONSTRAINT; Schema: billing
 

@@ -5,6 +5,7 @@ The server is the embedded PostgreSQL 18, started here in a temporary folder, un
 PGBILLING_TEST_HOST names another one (a host name or a socket folder); PGBILLING_TEST_PORT,
 PGBILLING_TEST_USER and PGBILLING_TEST_PASSWORD complete it. The test user needs CREATEDB,
 and superuser for the tests that check functions with plpgsql_check.
+PGBILLING_TEST_NUMBERING=per_customer runs the suite with every number series kept per customer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 
+from helpers import NUMBERING
 from pgbilling import migrate, paths, server
 
 # One folder per pytest process, so concurrent runs on one machine do not share a server.
@@ -45,6 +47,8 @@ def url_of(conn: psycopg.Connection) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if NUMBERING not in ("global", "per_customer"):
+        raise pytest.UsageError(f"PGBILLING_TEST_NUMBERING must be global or per_customer, not {NUMBERING!r}")
     if os.environ.get("PGBILLING_TEST_HOST"):
         host = os.environ["PGBILLING_TEST_HOST"]
         port = os.environ.get("PGBILLING_TEST_PORT", "5432")
@@ -61,8 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def load_pgbilling(**kwargs: object) -> None:
-    """pytest-postgresql loader: migrations + functions into the template database."""
-    migrate.migrate(make_url(**kwargs))  # type: ignore[arg-type]
+    """pytest-postgresql loader: migrations + functions into the template database, numbering as asked."""
+    url = make_url(**kwargs)  # type: ignore[arg-type]
+    migrate.migrate(url)
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE billing.document_series SET scope = %(s)s WHERE scope <> %(s)s", {"s": NUMBERING})
 
 
 postgresql_noproc = factories.postgresql_noproc(load=[load_pgbilling])

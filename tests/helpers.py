@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,14 @@ def row(conn: psycopg.Connection, sql: str, params: Any = None) -> dict[str, Any
 
 
 D = Decimal
+
+# The scope of every number series in this run: global (INV-000001) or per_customer (INV-7-000001).
+NUMBERING = os.environ.get("PGBILLING_TEST_NUMBERING", "global")
+
+
+def doc_no(prefix: str, n: int, customer: int) -> str:
+    """The number of customer's document n of a series, as this run numbers them."""
+    return f"{prefix}-{customer}-{n:06d}" if NUMBERING == "per_customer" else f"{prefix}-{n:06d}"
 
 
 def wait_until_blocked(conn: psycopg.Connection, limit_s: float = 60) -> None:

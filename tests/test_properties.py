@@ -68,9 +68,12 @@ SELECT 'line ' || l.line_no || ' of invoice ' || l.invoice_id || ' credited beyo
 FROM billing.invoice_line AS l JOIN credited_line AS cr ON (cr.invoice_id, cr.line_no) = (l.invoice_id, l.line_no)
 WHERE l.customer_id = %(c)s AND (cr.quantity > l.quantity OR abs(cr.amount) > abs(l.amount) OR sign(cr.amount) * sign(l.amount) < 0)
 UNION ALL
-SELECT 'invoice numbers have a gap: ' || count(*) || ' issued, highest ' || max(substr(invoice_no, 5)::integer)
-FROM billing.invoice WHERE kind = 'invoice' AND status = 'issued'
-HAVING count(*) <> coalesce(max(substr(invoice_no, 5)::integer), 0)
+SELECT 'invoice numbers ' || s.series || '... have a gap: ' || count(*) || ' issued, highest ' || max(s.n)
+FROM (  -- INV-000042, or INV-7-000042 when kept per customer: a series per prefix
+    SELECT split_part(invoice_no, '-', -1)::integer AS n, left(invoice_no, -length(split_part(invoice_no, '-', -1))) AS series
+    FROM billing.invoice WHERE kind = 'invoice' AND status = 'issued'
+) AS s
+GROUP BY s.series HAVING count(*) <> max(s.n)
 """
 
 

@@ -85,6 +85,16 @@ def cmd_psql(url: str, extra: list[str]) -> None:
     raise SystemExit(subprocess.call([psql, url, *extra]))
 
 
+def cmd_distribute(url: str) -> None:
+    """Run scale_out/distribute.sql with psql; it refuses (55000) a database without the citus extension."""
+    psql = shutil.which("psql") or str(server.bin_path("psql"))
+    done = subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(paths.DISTRIBUTE_SCRIPT), url],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(f"distribute failed:\n{done.stderr.strip()}")
+    out.print("distributed by customer_id: lookup tables are reference tables, number series are kept per customer")
+
+
 def cmd_server(action: str) -> None:
     pgdata = server.data_dir() / "pgdata"
     if action == "start":
@@ -121,6 +131,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="migrate a fresh demo database, load the demo seed, print the results")
     ps = sub.add_parser("psql", help="open psql on the target (arguments after -- go to psql)")
     ps.add_argument("psql_args", nargs=argparse.REMAINDER)
+    sub.add_parser("distribute", help="on a Citus coordinator: distribute the tables by customer (README, Scale-out)")
     rp = sub.add_parser("report", help="print a report: a table, CSV or JSON (README, Reports)")
     rp.add_argument("name", choices=report.REPORTS, metavar="NAME", help=", ".join(report.REPORTS))
     rp.add_argument("--as-of", metavar="TIMESTAMP", help="ar_aging, open_items: as of this moment (default: now)")
@@ -155,6 +166,8 @@ def run(args: argparse.Namespace) -> None:
             load_seed(url, args.name)
         elif args.command == "demo":
             cmd_demo(url)
+        elif args.command == "distribute":
+            cmd_distribute(url)
         elif args.command == "report":
             options = {"as_of": args.as_of, "customer": args.customer, "from": args.from_, "to": args.to}
             report.run(url, args.name, options, args.format, out)

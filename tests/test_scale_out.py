@@ -1,0 +1,178 @@
+"""Ready to shard by customer on Citus: the catalog follows Citus' rules for distributed tables, number series can
+be kept per customer, and scale_out/distribute.sql does what README says (run here with stand-ins for Citus)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+
+import psycopg
+from helpers import Api, refused, run_together
+
+from pgbilling import paths, server
+
+# Customer-owned tables: those with a customer_id column; the others are lookup tables.
+OWNED = """
+SELECT c.oid FROM pg_class AS c
+WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind IN ('r', 'p')
+    AND EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid AND a.attname = 'customer_id' AND NOT a.attisdropped)
+"""
+# Functions that need not take the customer first: they work across customers or on shared data.
+NOT_PER_CUSTOMER = {
+    "create_customer", "create_product",  # a new customer; a lookup row
+    "open_items", "ar_aging", "tax_summary", "revenue_by_line_type",  # reports over all customers
+    "check_money", "check_period", "fail", "has_subtype", "minor_units", "require", "round_money",  # helpers
+}
+
+
+def test_the_catalog_follows_the_rules_of_distributed_tables(postgresql: psycopg.Connection) -> None:
+    broken = postgresql.execute(f"""
+        WITH owned AS ({OWNED})
+        SELECT 'unique without customer_id: ' || i.indexrelid::regclass
+        FROM pg_index AS i
+        WHERE i.indrelid IN (SELECT oid FROM owned) AND (i.indisunique OR i.indisexclusion) AND NOT EXISTS (
+            SELECT FROM pg_attribute AS a
+            WHERE a.attrelid = i.indrelid AND a.attname = 'customer_id' AND a.attnum = ANY (i.indkey)
+        )
+        UNION ALL
+        SELECT 'identity or sequence not bigint: ' || a.attrelid::regclass || '.' || a.attname
+        FROM pg_attribute AS a JOIN pg_class AS c ON c.oid = a.attrelid
+        WHERE c.relnamespace = 'billing'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+            AND (a.attidentity <> '' OR pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL)
+            AND a.atttypid <> 'bigint'::regtype
+        UNION ALL
+        SELECT 'sequence not bigint: ' || s.seqrelid::regclass FROM pg_sequence AS s JOIN pg_class AS c ON c.oid = s.seqrelid
+        WHERE c.relnamespace = 'billing'::regnamespace AND s.seqtypid <> 'bigint'::regtype
+        UNION ALL
+        SELECT 'foreign key from a lookup table to a customer-owned one: ' || f.conname
+        FROM pg_constraint AS f
+        WHERE f.contype = 'f' AND f.connamespace = 'billing'::regnamespace
+            AND f.conrelid NOT IN (SELECT oid FROM owned) AND f.confrelid IN (SELECT oid FROM owned)
+        UNION ALL
+        SELECT 'foreign key between customer-owned tables without customer_id on both sides: ' || f.conname
+        FROM pg_constraint AS f
+        WHERE f.contype = 'f' AND f.conrelid IN (SELECT oid FROM owned) AND f.confrelid IN (SELECT oid FROM owned)
+            AND NOT EXISTS (
+                SELECT FROM unnest(f.conkey, f.confkey) AS k (child, parent)
+                JOIN pg_attribute AS ca ON ca.attrelid = f.conrelid AND ca.attnum = k.child
+                JOIN pg_attribute AS pa ON pa.attrelid = f.confrelid AND pa.attnum = k.parent
+                WHERE ca.attname = 'customer_id' AND pa.attname = 'customer_id'
+            )
+        UNION ALL
+        SELECT 'SET NULL or SET DEFAULT on a foreign key of a customer-owned table: ' || f.conname
+        FROM pg_constraint AS f
+        WHERE f.contype = 'f' AND f.conrelid IN (SELECT oid FROM owned)
+            AND (f.confdeltype IN ('n', 'd') OR f.confupdtype IN ('n', 'd'))
+        UNION ALL
+        SELECT 'function not taking p_customer_id first: ' || p.oid::regprocedure
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'billing'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
+            AND p.proargnames[1] IS DISTINCT FROM 'p_customer_id' AND p.proname <> ALL (%(exempt)s)
+        ORDER BY 1
+        """, {"exempt": sorted(NOT_PER_CUSTOMER)}).fetchall()
+    assert broken == [], "\n".join(r[0] for r in broken)
+    exempt_gone = NOT_PER_CUSTOMER - {r[0] for r in postgresql.execute(
+        "SELECT proname FROM pg_proc WHERE pronamespace = 'billing'::regnamespace")}
+    assert not exempt_gone, f"NOT_PER_CUSTOMER names functions that are gone: {exempt_gone}"
+
+
+def per_customer(db: psycopg.Connection) -> None:
+    db.execute("UPDATE billing.document_series SET scope = 'per_customer' WHERE scope <> 'per_customer'")
+
+
+def issued(api: Api, c: int, kind_of_fee: str = "ADMIN") -> str:
+    inv = api.create_invoice(c, "EUR")
+    api.add_fee_line(c, inv, kind_of_fee, 1)
+    return api.issue_invoice(c, inv)
+
+
+def test_per_customer_series_number_each_customers_documents_from_one(db, api, shop) -> None:
+    c, other = shop["customer"], shop["other"]
+    db.execute("UPDATE billing.document_series SET scope = 'global' WHERE scope <> 'global'")
+    assert issued(api, c) == "INV-000001"
+    per_customer(db)  # a setting that may change at any time; numbers issued keep their form
+    assert [issued(api, c), issued(api, other), issued(api, c)] == [f"INV-{c}-000001", f"INV-{other}-000001",
+                                                                   f"INV-{c}-000002"]
+    assert db.execute("SELECT customer_id, series, next_no FROM billing.customer_document_series ORDER BY 1").fetchall() == [
+        (c, "invoice", 3), (other, "invoice", 2)]
+    refused(db, "PB002", "UPDATE billing.customer_document_series SET next_no = 10 WHERE customer_id = %s", [c])
+    refused(db, "PB002", "INSERT INTO billing.customer_document_series VALUES (%s, 'credit_note', 2)", [c])
+    refused(db, "PB001", "DELETE FROM billing.customer_document_series WHERE customer_id = %s", [c])
+    refused(db, "PB001", "TRUNCATE billing.customer_document_series")
+    refused(db, "PB002", "UPDATE billing.document_series SET next_no = 10, scope = 'global'")
+    refused(db, "23514", "UPDATE billing.document_series SET scope = 'per_shop'")
+
+
+def test_per_customer_issuers_of_different_customers_do_not_wait_for_each_other(db, db_url, api, shop) -> None:
+    c, other = shop["customer"], shop["other"]
+    per_customer(db)
+    drafts = []
+    for customer in (c, other):
+        inv = api.create_invoice(customer, "EUR")
+        api.add_fee_line(customer, inv, "ADMIN", 1)
+        drafts.append(inv)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_c_series(conn: psycopg.Connection) -> object:
+        with conn.transaction():
+            number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [c, drafts[0]]).fetchone()[0]
+            holding.set()
+            assert done.wait(30), "the other customer's issue waited for this one's series lock"
+        return number
+
+    def issue_other(conn: psycopg.Connection) -> object:
+        holding.wait()
+        conn.execute("SET lock_timeout = '5s'")
+        number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [other, drafts[1]]).fetchone()[0]
+        done.set()
+        return number
+
+    assert run_together(db_url, [hold_c_series, issue_other]) == [f"INV-{c}-000001", f"INV-{other}-000001"]
+
+
+CITUS_STAND_INS = """
+CREATE TABLE public.citus_call (call_no serial, call text, target text, colocate_with text);
+CREATE FUNCTION public.create_reference_table(p_table regclass) RETURNS void LANGUAGE sql
+AS $$ INSERT INTO public.citus_call (call, target) VALUES ('reference', p_table::text) $$;
+CREATE FUNCTION public.create_distributed_table(p_table regclass, p_column text, colocate_with text DEFAULT 'default')
+RETURNS void LANGUAGE sql
+AS $$ INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('distributed ' || p_column, p_table::text, colocate_with) $$;
+CREATE FUNCTION public.create_distributed_function(p_function regprocedure, p_argument text, colocate_with text DEFAULT 'default')
+RETURNS void LANGUAGE sql
+AS $$ INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('function ' || p_argument, p_function::text, colocate_with) $$;
+"""
+
+
+def test_distribute_script_makes_every_call_citus_needs_in_a_valid_order(db, db_url) -> None:
+    db.execute(CITUS_STAND_INS)
+    done = subprocess.run([str(server.bin_path("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "citus_stand_ins=1",
+                           "-f", str(paths.DISTRIBUTE_SCRIPT), db_url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = db.execute("SELECT call, target, colocate_with FROM public.citus_call ORDER BY call_no").fetchall()
+    owned = {r[0] for r in db.execute(f"SELECT oid::regclass::text FROM ({OWNED}) AS o")}
+    lookups = {r[0] for r in db.execute(
+        "SELECT oid::regclass::text FROM pg_class WHERE relnamespace = 'billing'::regnamespace AND relkind = 'r'")} - owned
+    assert [t for call, t, _ in calls if call == "reference"] == sorted(lookups)
+    distributed = [(t, w) for call, t, w in calls if call == "distributed customer_id"]
+    assert sorted(t for t, _ in distributed) == sorted(owned)
+    assert distributed[0] == ("billing.customer", "default")
+    assert all(w == "billing.customer" for _, w in distributed[1:])
+    position = {t: n for n, (t, _) in enumerate(distributed)}
+    late = db.execute("""
+        SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
+        WHERE contype = 'f' AND connamespace = 'billing'::regnamespace AND conrelid <> confrelid""").fetchall()
+    assert [(child, parent) for child, parent in late
+            if parent in position and position[parent] > position[child]] == [], "a table distributed before its parent"
+    functions = {t for call, t, w in calls if call == "function p_customer_id" and w == "billing.customer"}
+    expected = {r[0] for r in db.execute(
+        "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = 'billing'::regnamespace"
+        " AND proargnames[1] = 'p_customer_id' AND prokind = 'f'")}
+    assert functions == expected and "billing.record_payment(bigint,text,numeric,text,timestamp with time zone,text,text)" in functions
+    assert db.execute("SELECT DISTINCT scope FROM billing.document_series").fetchall() == [("per_customer",)]
+
+
+def test_distribute_command_refuses_a_database_without_citus(db_url) -> None:
+    from test_runner import cli
+
+    done = cli("--database", db_url, "distribute")
+    assert done.returncode == 1 and "citus is not installed" in done.stderr, done.stderr
