@@ -1,5 +1,23 @@
 -- Rules on orders, order lines and order charges, as triggers so direct INSERTs and UPDATEs obey them.
 
+CREATE OR REPLACE FUNCTION billing.customer_rules() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM billing.fail('55000', format('customer %s: customer_id never changes', OLD.customer_id),
+        format('new value: %s', NEW.customer_id), 'Every row of the customer is keyed by it (and sharded by it).');
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.customer_rules() IS
+'Trigger: a customer''s id never changes (55000), not even to a new identity value.';
+
+CREATE OR REPLACE TRIGGER t10_customer_rules
+BEFORE UPDATE OF customer_id ON billing.customer
+FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id)
+EXECUTE FUNCTION billing.customer_rules();
+
 CREATE OR REPLACE FUNCTION billing.sales_order_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$

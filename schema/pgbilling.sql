@@ -856,6 +856,22 @@ $$;
 
 COMMENT ON FUNCTION billing.customer_document_series_rules() IS 'Trigger: a customer''s number series is created by its first issued document and only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
 
+-- Name: customer_rules(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.customer_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.fail('55000', format('customer %s: customer_id never changes', OLD.customer_id),
+        format('new value: %s', NEW.customer_id), 'Every row of the customer is keyed by it (and sharded by it).');
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION customer_rules(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.customer_rules() IS 'Trigger: a customer''s id never changes (55000), not even to a new identity value.';
+
 -- Name: customer_statement(bigint, date, date); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.customer_statement(p_customer_id bigint, p_from date, p_to date) RETURNS TABLE(currency character, entry_time timestamp with time zone, entry text, document_no text, applied_to text, amount numeric, applied numeric, balance numeric, note text)
@@ -4613,6 +4629,10 @@ CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON b
 -- Name: customer_document_series t10_customer_document_series_rules; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t10_customer_document_series_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.customer_document_series FOR EACH ROW EXECUTE FUNCTION billing.customer_document_series_rules();
+
+-- Name: customer t10_customer_rules; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t10_customer_rules BEFORE UPDATE OF customer_id ON billing.customer FOR EACH ROW WHEN ((old.customer_id IS DISTINCT FROM new.customer_id)) EXECUTE FUNCTION billing.customer_rules();
 
 -- Name: document_series t10_document_series_rules; Type: TRIGGER; Schema: billing
 

@@ -7,7 +7,8 @@ import subprocess
 import threading
 
 import psycopg
-from helpers import Api, refused, run_together
+import pytest
+from helpers import Api, refused, run_together, snapshot
 
 from pgbilling import paths, server
 
@@ -128,6 +129,31 @@ def test_per_customer_issuers_of_different_customers_do_not_wait_for_each_other(
         return number
 
     assert run_together(db_url, [hold_c_series, issue_other]) == [f"INV-{c}-000001", f"INV-{other}-000001"]
+
+
+def test_customer_id_of_a_row_never_changes(db, api, shop) -> None:
+    """Citus cannot move a row to another shard: no row of any customer-owned table may change customer."""
+    db.execute((paths.SEEDS / "demo.sql").read_text(encoding="utf-8"))
+    c = shop["customer"]
+    per_customer(db)  # a row in customer_document_series
+    inv = api.create_invoice(c, "EUR")
+    api.add_fee_line(c, inv, "ADMIN", 10)
+    api.add_discount_line(c, inv, 1, "loyalty")
+    api.issue_invoice(c, inv)
+    api.write_off(c, inv, 2)
+    nobody = api.create_customer("Nobody")
+    unused = api.create_customer("Unused")  # owns nothing: only a rule, not a foreign key, can stop its change
+    tables = [r[0] for r in db.execute(f"SELECT oid::regclass::text FROM ({OWNED}) AS o ORDER BY 1")]
+    changes = [(t, "%(nobody)s", "customer_id NOT IN (%(nobody)s, %(unused)s)") for t in tables]
+    changes += [("billing.customer", "DEFAULT", "customer_id = %(unused)s")]
+    for table, new_value, which in changes:
+        assert db.execute(f"SELECT count(*) FROM {table} WHERE {which}", {"nobody": nobody, "unused": unused}).fetchone()[0], (
+            f"the scenario leaves {table} empty: this test would prove nothing for it")
+        before = snapshot(db)
+        with pytest.raises(psycopg.Error):
+            db.execute(f"UPDATE {table} SET customer_id = {new_value} WHERE ctid = (SELECT ctid FROM {table} WHERE {which} LIMIT 1)",
+                       {"nobody": nobody, "unused": unused})
+        assert snapshot(db) == before, f"{table}: a refused change of customer_id changed something"
 
 
 CITUS_STAND_INS = """
