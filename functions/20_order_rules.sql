@@ -18,6 +18,23 @@ BEFORE UPDATE OF customer_id ON billing.customer
 FOR EACH ROW WHEN (old.customer_id IS DISTINCT FROM new.customer_id)
 EXECUTE FUNCTION billing.customer_rules();
 
+CREATE OR REPLACE FUNCTION billing.customer_created() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO billing.customer_document_series (customer_id, series, next_no)
+    SELECT NEW.customer_id, s.series, 1 FROM billing.document_series AS s;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION billing.customer_created() IS
+'Trigger after a customer is created: its own number series, one per document series, starting at 1.';
+
+CREATE OR REPLACE TRIGGER t20_customer_created
+AFTER INSERT ON billing.customer
+FOR EACH ROW EXECUTE FUNCTION billing.customer_created();
+
 CREATE OR REPLACE FUNCTION billing.sales_order_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$

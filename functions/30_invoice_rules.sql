@@ -81,9 +81,12 @@ BEGIN
     IF v_scope = 'per_customer' THEN
         -- The customer's own series: customers do not wait for each other, and nothing outside the customer's
         -- rows is written (sharding by customer).
-        INSERT INTO billing.customer_document_series AS s (customer_id, series, next_no)
-        VALUES (NEW.customer_id, NEW.kind, 2)
-        ON CONFLICT (customer_id, series) DO UPDATE SET next_no = s.next_no + 1
+        -- (a series added after the customer has no row yet: it starts at 1)
+        INSERT INTO billing.customer_document_series (customer_id, series, next_no)
+        VALUES (NEW.customer_id, NEW.kind, 1)
+        ON CONFLICT (customer_id, series) DO NOTHING;
+        UPDATE billing.customer_document_series AS s SET next_no = s.next_no + 1
+        WHERE s.customer_id = NEW.customer_id AND s.series = NEW.kind
         RETURNING s.next_no - 1 INTO v_no;
         v_prefix := v_prefix || '-' || NEW.customer_id;
     ELSE
@@ -329,13 +332,19 @@ BEGIN
         PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
             p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
     END IF;
+    IF TG_OP = 'UPDATE' AND NEW.scope = 'global' AND OLD.scope <> 'global'
+        AND EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        PERFORM billing.fail('55000', format('number series %L must stay per customer on Citus', OLD.series),
+            p_hint => 'A global series is a row every node would write; distributed tables are numbered per customer.');
+    END IF;
     RETURN NEW;
 END
 $$;
 
 COMMENT ON FUNCTION billing.document_series_rules() IS
 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001); '
-'a client may change its scope and nothing else (an UPDATE that changes nothing is refused too).';
+'a client may change its scope and nothing else (an UPDATE that changes nothing is refused too), but not back to '
+'global where Citus is installed (55000).';
 
 CREATE OR REPLACE FUNCTION billing.customer_document_series_rules() RETURNS trigger
 LANGUAGE plpgsql
@@ -345,7 +354,7 @@ BEGIN
         PERFORM billing.fail('PB001', format('number series %L of customer %s is history: DELETE refused',
             OLD.series, OLD.customer_id));
     END IF;
-    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 2) OR (TG_OP = 'UPDATE' AND (
+    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 1) OR (TG_OP = 'UPDATE' AND (
         NEW.customer_id <> OLD.customer_id OR NEW.series <> OLD.series OR NEW.next_no <> OLD.next_no + 1
     )) THEN
         PERFORM billing.fail('PB002', format('number series %L of customer %s is kept by issuing documents: %s refused',
@@ -356,8 +365,26 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.customer_document_series_rules() IS
-'Trigger: a customer''s number series is created by its first issued document and only advances by one, when a '
-'document is issued (PB002); it is never deleted (PB001).';
+'Trigger: a customer''s number series starts at 1, created with the customer (or by its first document of a '
+'series added later), and only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+
+CREATE OR REPLACE FUNCTION billing.lock_series(p_customer_id bigint, p_series text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF (SELECT s.scope FROM billing.document_series AS s WHERE s.series = p_series) = 'per_customer' THEN
+        PERFORM FROM billing.customer_document_series AS s
+        WHERE s.customer_id = p_customer_id AND s.series = p_series
+        FOR UPDATE;
+    ELSE
+        PERFORM FROM billing.document_series AS s WHERE s.series = p_series FOR UPDATE;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION billing.lock_series(bigint, text) IS
+'Locks, until commit, the number series a document of the customer would be numbered from: the customer''s own '
+'when the series is kept per customer, else the shared one. Issuers that take other locks take this one first.';
 
 CREATE OR REPLACE TRIGGER t10_customer_document_series_rules
 BEFORE INSERT OR UPDATE OR DELETE ON billing.customer_document_series

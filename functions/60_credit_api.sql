@@ -40,7 +40,7 @@ BEGIN
     END IF;
     -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
     -- of this invoice, so the remainders read below stay true until commit), then the order lines.
-    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    PERFORM billing.lock_series(p_customer_id, 'credit_note');
     PERFORM FROM billing.invoice_balance AS b
     WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
     FOR UPDATE;
@@ -143,7 +143,7 @@ BEGIN
     END IF;
     PERFORM billing.require(p_reason, 'p_reason');
     -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
-    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    PERFORM billing.lock_series(p_customer_id, 'credit_note');
     SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
     FROM billing.active_allocation AS a
     WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;

@@ -9,8 +9,12 @@
 --    that refer to them.
 -- 4. Distributes every customer-owned table by customer_id, co-located with customer, each after the tables it
 --    refers to, so every row of one customer lives on one node and every rule stays a single-node transaction.
--- 5. Registers every function whose first argument is p_customer_id, so a call runs on the node of that customer.
+-- 5. Registers every function with Citus, so every node has it; one whose first argument is p_customer_id is
+--    delegated: a call runs on the node of that customer.
 -- Each step is generated from the catalog, so it covers tables and functions added by later migrations.
+-- Run it on a database before it holds data: Citus copies existing rows into the shards through pgbilling's
+-- triggers, which refuse them (issued documents are immutable). It is not resumable: if it stops half-way, restore
+-- the database and run it again.
 \set ON_ERROR_STOP on
 
 -- tests/test_scale_out.py runs this script on plain PostgreSQL with stand-ins for the Citus functions.
@@ -27,6 +31,9 @@ $$;
 \endif
 
 SET citus.enable_unsafe_triggers = on;
+-- A coordinator in the metadata would otherwise turn every table with a foreign key to a reference table into a
+-- Citus local table first, which then cannot be distributed (identity columns).
+SET citus.enable_local_reference_table_foreign_keys = off;
 SELECT format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', current_database()) \gexec
 
 UPDATE billing.document_series SET scope = 'per_customer' WHERE scope <> 'per_customer';
@@ -83,12 +90,13 @@ FROM depth
 GROUP BY depth.oid
 ORDER BY max(depth.depth), depth.oid::regclass::text \gexec
 
-SELECT format(
-    'SELECT create_distributed_function(%L, %L, colocate_with => %L)', p.oid::regprocedure, 'p_customer_id',
-    'billing.customer'
-)
+SELECT CASE
+    WHEN p.proargnames[1] = 'p_customer_id' THEN format(
+        'SELECT create_distributed_function(%L, %L, colocate_with => %L)', p.oid::regprocedure, 'p_customer_id',
+        'billing.customer'
+    )
+    ELSE format('SELECT create_distributed_function(%L)', p.oid::regprocedure)
+END
 FROM pg_proc AS p
-WHERE
-    p.pronamespace = 'billing'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
-    AND p.proargnames[1] = 'p_customer_id'
+WHERE p.pronamespace = 'billing'::regnamespace AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
 ORDER BY p.oid::regprocedure::text \gexec

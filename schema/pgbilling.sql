@@ -610,7 +610,7 @@ BEGIN
     END IF;
     PERFORM billing.require(p_reason, 'p_reason');
     -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
-    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    PERFORM billing.lock_series(p_customer_id, 'credit_note');
     SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
     FROM billing.active_allocation AS a
     WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;
@@ -832,6 +832,22 @@ $$;
 
 COMMENT ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) IS 'Creates a product; returns its product_id. A SKU already taken: 23505.';
 
+-- Name: customer_created(); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.customer_created() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO billing.customer_document_series (customer_id, series, next_no)
+    SELECT NEW.customer_id, s.series, 1 FROM billing.document_series AS s;
+    RETURN NULL;
+END
+$$;
+
+-- Name: FUNCTION customer_created(); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.customer_created() IS 'Trigger after a customer is created: its own number series, one per document series, starting at 1.';
+
 -- Name: customer_document_series_rules(); Type: FUNCTION; Schema: billing
 
 CREATE FUNCTION billing.customer_document_series_rules() RETURNS trigger
@@ -842,7 +858,7 @@ BEGIN
         PERFORM billing.fail('PB001', format('number series %L of customer %s is history: DELETE refused',
             OLD.series, OLD.customer_id));
     END IF;
-    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 2) OR (TG_OP = 'UPDATE' AND (
+    IF pg_trigger_depth() <= 1 OR (TG_OP = 'INSERT' AND NEW.next_no <> 1) OR (TG_OP = 'UPDATE' AND (
         NEW.customer_id <> OLD.customer_id OR NEW.series <> OLD.series OR NEW.next_no <> OLD.next_no + 1
     )) THEN
         PERFORM billing.fail('PB002', format('number series %L of customer %s is kept by issuing documents: %s refused',
@@ -854,7 +870,7 @@ $$;
 
 -- Name: FUNCTION customer_document_series_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.customer_document_series_rules() IS 'Trigger: a customer''s number series is created by its first issued document and only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
+COMMENT ON FUNCTION billing.customer_document_series_rules() IS 'Trigger: a customer''s number series starts at 1, created with the customer (or by its first document of a series added later), and only advances by one, when a document is issued (PB002); it is never deleted (PB001).';
 
 -- Name: customer_rules(); Type: FUNCTION; Schema: billing
 
@@ -1012,13 +1028,18 @@ BEGIN
         PERFORM billing.fail('PB002', format('number series %L is kept by issuing documents: UPDATE refused', OLD.series),
             p_hint => 'Numbers are gapless and never reused; add a new series with INSERT instead.');
     END IF;
+    IF TG_OP = 'UPDATE' AND NEW.scope = 'global' AND OLD.scope <> 'global'
+        AND EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus') THEN
+        PERFORM billing.fail('55000', format('number series %L must stay per customer on Citus', OLD.series),
+            p_hint => 'A global series is a row every node would write; distributed tables are numbered per customer.');
+    END IF;
     RETURN NEW;
 END
 $$;
 
 -- Name: FUNCTION document_series_rules(); Type: COMMENT; Schema: billing
 
-COMMENT ON FUNCTION billing.document_series_rules() IS 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001); a client may change its scope and nothing else (an UPDATE that changes nothing is refused too).';
+COMMENT ON FUNCTION billing.document_series_rules() IS 'Trigger: a number series only advances by one, when a document is issued (PB002); it is never deleted (PB001); a client may change its scope and nothing else (an UPDATE that changes nothing is refused too), but not back to global where Citus is installed (55000).';
 
 -- Name: fail(text, text, text, text); Type: FUNCTION; Schema: billing
 
@@ -1401,9 +1422,12 @@ BEGIN
     IF v_scope = 'per_customer' THEN
         -- The customer's own series: customers do not wait for each other, and nothing outside the customer's
         -- rows is written (sharding by customer).
-        INSERT INTO billing.customer_document_series AS s (customer_id, series, next_no)
-        VALUES (NEW.customer_id, NEW.kind, 2)
-        ON CONFLICT (customer_id, series) DO UPDATE SET next_no = s.next_no + 1
+        -- (a series added after the customer has no row yet: it starts at 1)
+        INSERT INTO billing.customer_document_series (customer_id, series, next_no)
+        VALUES (NEW.customer_id, NEW.kind, 1)
+        ON CONFLICT (customer_id, series) DO NOTHING;
+        UPDATE billing.customer_document_series AS s SET next_no = s.next_no + 1
+        WHERE s.customer_id = NEW.customer_id AND s.series = NEW.kind
         RETURNING s.next_no - 1 INTO v_no;
         v_prefix := v_prefix || '-' || NEW.customer_id;
     ELSE
@@ -1462,7 +1486,7 @@ BEGIN
     END IF;
     -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
     -- of this invoice, so the remainders read below stay true until commit), then the order lines.
-    PERFORM FROM billing.document_series AS s WHERE s.series = 'credit_note' FOR UPDATE;
+    PERFORM billing.lock_series(p_customer_id, 'credit_note');
     PERFORM FROM billing.invoice_balance AS b
     WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
     FOR UPDATE;
@@ -1703,6 +1727,26 @@ $$;
 -- Name: FUNCTION lock_payment(p_customer_id bigint, p_payment_id bigint, OUT currency text, OUT unallocated numeric); Type: COMMENT; Schema: billing
 
 COMMENT ON FUNCTION billing.lock_payment(p_customer_id bigint, p_payment_id bigint, OUT currency text, OUT unallocated numeric) IS 'Locks a payment''s balance row until commit (the source is always locked first) and returns its currency and what it has left; 23503 when unknown, 55000 when canceled.';
+
+-- Name: lock_series(bigint, text); Type: FUNCTION; Schema: billing
+
+CREATE FUNCTION billing.lock_series(p_customer_id bigint, p_series text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF (SELECT s.scope FROM billing.document_series AS s WHERE s.series = p_series) = 'per_customer' THEN
+        PERFORM FROM billing.customer_document_series AS s
+        WHERE s.customer_id = p_customer_id AND s.series = p_series
+        FOR UPDATE;
+    ELSE
+        PERFORM FROM billing.document_series AS s WHERE s.series = p_series FOR UPDATE;
+    END IF;
+END
+$$;
+
+-- Name: FUNCTION lock_series(p_customer_id bigint, p_series text); Type: COMMENT; Schema: billing
+
+COMMENT ON FUNCTION billing.lock_series(p_customer_id bigint, p_series text) IS 'Locks, until commit, the number series a document of the customer would be numbered from: the customer''s own when the series is kept per customer, else the shared one. Issuers that take other locks take this one first.';
 
 -- Name: minor_units(text); Type: FUNCTION; Schema: billing
 
@@ -3170,12 +3214,12 @@ CREATE TABLE billing.customer_document_series (
     customer_id bigint NOT NULL,
     series text NOT NULL,
     next_no bigint NOT NULL,
-    CONSTRAINT customer_document_series_next_no_check CHECK ((next_no > 1))
+    CONSTRAINT customer_document_series_next_no_check CHECK ((next_no > 0))
 );
 
 -- Name: TABLE customer_document_series; Type: COMMENT; Schema: billing
 
-COMMENT ON TABLE billing.customer_document_series IS 'The gapless number series of one customer, for series whose scope is per_customer: the row is created by the customer''s first document and locked by each issue until commit, so numbers are gapless per customer and customers do not wait for each other.';
+COMMENT ON TABLE billing.customer_document_series IS 'The gapless number series of one customer, used for series whose scope is per_customer: a row per customer and series, created with the customer, locked by each issue until commit, so numbers are gapless per customer and customers do not wait for each other.';
 
 -- Name: COLUMN customer_document_series.series; Type: COMMENT; Schema: billing
 
@@ -4717,6 +4761,10 @@ CREATE TRIGGER t10_write_off_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.
 -- Name: credit_note_line t20_credit_note_line_check; Type: TRIGGER; Schema: billing
 
 CREATE TRIGGER t20_credit_note_line_check AFTER INSERT OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.check_credit_note_line();
+
+-- Name: customer t20_customer_created; Type: TRIGGER; Schema: billing
+
+CREATE TRIGGER t20_customer_created AFTER INSERT ON billing.customer FOR EACH ROW EXECUTE FUNCTION billing.customer_created();
 
 -- Name: invoice_discount_line t20_invoice_discount_line_check; Type: TRIGGER; Schema: billing
 

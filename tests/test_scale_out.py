@@ -60,10 +60,24 @@ def test_the_catalog_follows_the_rules_of_distributed_tables(postgresql: psycopg
                 WHERE ca.attname = 'customer_id' AND pa.attname = 'customer_id'
             )
         UNION ALL
-        SELECT 'SET NULL or SET DEFAULT on a foreign key of a customer-owned table: ' || f.conname
+        SELECT 'SET NULL, SET DEFAULT or ON UPDATE CASCADE on a foreign key of a customer-owned table: ' || f.conname
         FROM pg_constraint AS f
         WHERE f.contype = 'f' AND f.conrelid IN (SELECT oid FROM owned)
-            AND (f.confdeltype IN ('n', 'd') OR f.confupdtype IN ('n', 'd'))
+            AND (f.confdeltype IN ('n', 'd') OR f.confupdtype IN ('n', 'd', 'c'))
+        UNION ALL
+        SELECT 'exclusion constraint not comparing customer_id with =: ' || x.conname
+        FROM pg_constraint AS x
+        WHERE x.contype = 'x' AND x.conrelid IN (SELECT oid FROM owned) AND NOT EXISTS (
+            SELECT FROM unnest(x.conkey, x.conexclop) AS k (attnum, op)
+            JOIN pg_attribute AS a ON a.attrelid = x.conrelid AND a.attnum = k.attnum
+            JOIN pg_operator AS o ON o.oid = k.op
+            WHERE a.attname = 'customer_id' AND o.oprname = '='
+        )
+        UNION ALL
+        SELECT 'p_customer_id not bigint, like customer_id: ' || p.oid::regprocedure
+        FROM pg_proc AS p
+        WHERE p.pronamespace = 'billing'::regnamespace AND p.proargnames[1] = 'p_customer_id'
+            AND p.proargtypes[0] <> 'bigint'::regtype
         UNION ALL
         SELECT 'function not taking p_customer_id first: ' || p.oid::regprocedure
         FROM pg_proc AS p
@@ -94,41 +108,64 @@ def test_per_customer_series_number_each_customers_documents_from_one(db, api, s
     per_customer(db)  # a setting that may change at any time; numbers issued keep their form
     assert [issued(api, c), issued(api, other), issued(api, c)] == [f"INV-{c}-000001", f"INV-{other}-000001",
                                                                    f"INV-{c}-000002"]
-    assert db.execute("SELECT customer_id, series, next_no FROM billing.customer_document_series ORDER BY 1").fetchall() == [
-        (c, "invoice", 3), (other, "invoice", 2)]
+    assert db.execute("SELECT customer_id, series, next_no FROM billing.customer_document_series"
+                      " WHERE customer_id IN (%s, %s) ORDER BY 1, 2", [c, other]).fetchall() == [
+        (c, "credit_note", 1), (c, "invoice", 3), (other, "credit_note", 1), (other, "invoice", 2)]
     refused(db, "PB002", "UPDATE billing.customer_document_series SET next_no = 10 WHERE customer_id = %s", [c])
-    refused(db, "PB002", "INSERT INTO billing.customer_document_series VALUES (%s, 'credit_note', 2)", [c])
+    db.execute("INSERT INTO billing.document_series (series, prefix) VALUES ('receipt', 'RCP')")
+    refused(db, "PB002", "INSERT INTO billing.customer_document_series VALUES (%s, 'receipt', 1)", [c])
     refused(db, "PB001", "DELETE FROM billing.customer_document_series WHERE customer_id = %s", [c])
     refused(db, "PB001", "TRUNCATE billing.customer_document_series")
     refused(db, "PB002", "UPDATE billing.document_series SET next_no = 10, scope = 'global'")
     refused(db, "23514", "UPDATE billing.document_series SET scope = 'per_shop'")
 
 
-def test_per_customer_issuers_of_different_customers_do_not_wait_for_each_other(db, db_url, api, shop) -> None:
+@pytest.mark.parametrize("document", ["invoice", "credit_note"])
+def test_per_customer_issuers_of_different_customers_do_not_wait_for_each_other(db, db_url, api, shop, document) -> None:
     c, other = shop["customer"], shop["other"]
     per_customer(db)
-    drafts = []
+    drafts = {}
     for customer in (c, other):
-        inv = api.create_invoice(customer, "EUR")
-        api.add_fee_line(customer, inv, "ADMIN", 1)
-        drafts.append(inv)
+        drafts[customer] = api.create_invoice(customer, "EUR")
+        api.add_fee_line(customer, drafts[customer], "ADMIN", 1)
+        if document == "credit_note":
+            api.issue_invoice(customer, drafts[customer])
     holding, done = threading.Event(), threading.Event()
+
+    def issue(conn: psycopg.Connection, customer: int) -> str:
+        if document == "invoice":
+            return conn.execute("SELECT billing.issue_invoice(%s, %s)", [customer, drafts[customer]]).fetchone()[0]
+        note = conn.execute("SELECT billing.issue_credit_note(%s, %s)", [customer, drafts[customer]]).fetchone()[0]
+        return conn.execute("SELECT invoice_no FROM billing.invoice WHERE invoice_id = %s", [note]).fetchone()[0]
 
     def hold_c_series(conn: psycopg.Connection) -> object:
         with conn.transaction():
-            number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [c, drafts[0]]).fetchone()[0]
+            number = issue(conn, c)
             holding.set()
             assert done.wait(30), "the other customer's issue waited for this one's series lock"
         return number
 
     def issue_other(conn: psycopg.Connection) -> object:
-        holding.wait()
+        assert holding.wait(30), "the first issuer failed"
         conn.execute("SET lock_timeout = '5s'")
-        number = conn.execute("SELECT billing.issue_invoice(%s, %s)", [other, drafts[1]]).fetchone()[0]
+        number = issue(conn, other)
         done.set()
         return number
 
-    assert run_together(db_url, [hold_c_series, issue_other]) == [f"INV-{c}-000001", f"INV-{other}-000001"]
+    prefix = "INV" if document == "invoice" else "CN"
+    assert run_together(db_url, [hold_c_series, issue_other]) == [f"{prefix}-{c}-000001", f"{prefix}-{other}-000001"]
+
+
+def test_rolling_back_per_customer_numbering_is_refused(db, db_url, api, shop) -> None:
+    from pgbilling import migrate
+    from pgbilling.errors import UserError
+
+    per_customer(db)
+    issued(api, shop["customer"])
+    with pytest.raises(UserError, match="55000"):
+        migrate.rollback(db_url, to="0013")
+    assert [s.state for s in migrate.status(db_url)][-1] == "applied"
+    assert issued(api, shop["customer"]) == f"INV-{shop['customer']}-000002"  # counters and scope kept
 
 
 def test_customer_id_of_a_row_never_changes(db, api, shop) -> None:
@@ -156,16 +193,39 @@ def test_customer_id_of_a_row_never_changes(db, api, shop) -> None:
         assert snapshot(db) == before, f"{table}: a refused change of customer_id changed something"
 
 
+# Stand-ins for Citus' functions: they record each call and refuse, as Citus does, a table registered twice, a table
+# distributed before a table it refers to or the table it is co-located with, and a function before that table.
 CITUS_STAND_INS = """
 CREATE TABLE public.citus_call (call_no serial, call text, target text, colocate_with text);
-CREATE FUNCTION public.create_reference_table(p_table regclass) RETURNS void LANGUAGE sql
-AS $$ INSERT INTO public.citus_call (call, target) VALUES ('reference', p_table::text) $$;
+CREATE FUNCTION public.registered(p_table regclass) RETURNS boolean LANGUAGE sql
+AS $$ SELECT EXISTS (SELECT FROM public.citus_call WHERE target = p_table::text AND call <> 'function') $$;
+CREATE FUNCTION public.create_reference_table(p_table regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF public.registered(p_table) THEN RAISE EXCEPTION '% is registered already', p_table; END IF;
+    INSERT INTO public.citus_call (call, target) VALUES ('reference', p_table::text);
+END $$;
 CREATE FUNCTION public.create_distributed_table(p_table regclass, p_column text, colocate_with text DEFAULT 'default')
-RETURNS void LANGUAGE sql
-AS $$ INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('distributed ' || p_column, p_table::text, colocate_with) $$;
-CREATE FUNCTION public.create_distributed_function(p_function regprocedure, p_argument text, colocate_with text DEFAULT 'default')
-RETURNS void LANGUAGE sql
-AS $$ INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('function ' || p_argument, p_function::text, colocate_with) $$;
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF public.registered(p_table) THEN RAISE EXCEPTION '% is registered already', p_table; END IF;
+    IF colocate_with <> 'default' AND NOT public.registered(colocate_with::regclass) THEN
+        RAISE EXCEPTION '% is co-located with % before it is distributed', p_table, colocate_with;
+    END IF;
+    IF EXISTS (SELECT FROM pg_constraint WHERE contype = 'f' AND conrelid = p_table AND confrelid <> p_table
+               AND NOT public.registered(confrelid::regclass)) THEN
+        RAISE EXCEPTION '% refers to a table not registered yet', p_table;
+    END IF;
+    INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('distributed ' || p_column, p_table::text, colocate_with);
+END $$;
+CREATE FUNCTION public.create_distributed_function(
+    p_function regprocedure, p_argument text DEFAULT NULL, colocate_with text DEFAULT 'default'
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF colocate_with <> 'default' AND NOT public.registered(colocate_with::regclass) THEN
+        RAISE EXCEPTION '% is co-located with % before it is distributed', p_function, colocate_with;
+    END IF;
+    INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('function', p_function::text, p_argument);
+END $$;
 """
 
 
@@ -189,11 +249,14 @@ def test_distribute_script_makes_every_call_citus_needs_in_a_valid_order(db, db_
         WHERE contype = 'f' AND connamespace = 'billing'::regnamespace AND conrelid <> confrelid""").fetchall()
     assert [(child, parent) for child, parent in late
             if parent in position and position[parent] > position[child]] == [], "a table distributed before its parent"
-    functions = {t for call, t, w in calls if call == "function p_customer_id" and w == "billing.customer"}
-    expected = {r[0] for r in db.execute(
-        "SELECT oid::regprocedure::text FROM pg_proc WHERE pronamespace = 'billing'::regnamespace"
-        " AND proargnames[1] = 'p_customer_id' AND prokind = 'f'")}
-    assert functions == expected and "billing.record_payment(bigint,text,numeric,text,timestamp with time zone,text,text)" in functions
+    functions = {t: argument for call, t, argument in calls if call == "function"}
+    expected = dict(db.execute(
+        "SELECT oid::regprocedure::text, CASE WHEN proargnames[1] = 'p_customer_id' THEN 'p_customer_id' END"
+        " FROM pg_proc WHERE pronamespace = 'billing'::regnamespace AND prokind = 'f' AND prorettype <> 'trigger'::regtype"
+    ).fetchall())
+    assert functions == expected  # every function reaches the workers; by customer when it takes one first
+    assert functions["billing.record_payment(bigint,text,numeric,text,timestamp with time zone,text,text)"] == "p_customer_id"
+    assert functions["billing.round_money(numeric,text)"] is None
     assert db.execute("SELECT DISTINCT scope FROM billing.document_series").fetchall() == [("per_customer",)]
 
 
@@ -201,4 +264,4 @@ def test_distribute_command_refuses_a_database_without_citus(db_url) -> None:
     from test_runner import cli
 
     done = cli("--database", db_url, "distribute")
-    assert done.returncode == 1 and "citus is not installed" in done.stderr, done.stderr
+    assert done.returncode == 1 and "55000" in done.stderr, done.stderr
