@@ -160,6 +160,44 @@ def test_applied_migration_missing_from_the_package_is_refused(empty_url: str, t
     assert ("0002_b", "missing") in [(s.id, s.state) for s in migrate.status(empty_url, only_first)]
 
 
+def test_a_migration_inserted_before_applied_ones_is_refused(empty_url: str, tmp_path: Path) -> None:
+    released = write_migrations(tmp_path / "released", {"0001_a.sql": "CREATE TABLE a (x int);", "0003_c.sql": "CREATE TABLE c (x int);"})
+    edited = write_migrations(tmp_path / "edited", {"0001_a.sql": "CREATE TABLE a (x int);", "0002_b.sql": "CREATE TABLE b (x int);",
+                                                    "0003_c.sql": "CREATE TABLE c (x int);"})
+    migrate.migrate(empty_url, migrations_dir=released, functions_dir=tmp_path)
+    with pytest.raises(UserError, match="0002_b is pending but later ones are applied \\(0003_c\\)"):
+        migrate.migrate(empty_url, migrations_dir=edited, functions_dir=tmp_path)
+    assert scalar(empty_url, "SELECT to_regclass('public.b') IS NULL") is True
+
+
+def test_the_newest_migration_keeps_every_row_of_a_database_in_use(db_url: str) -> None:
+    """Upgrading a database that holds data: its rows before and after applying the newest migration are the same
+    (compared on the columns that existed before)."""
+    newest = ALL_IDS[-1]
+    with psycopg.connect(db_url, autocommit=True) as conn:  # numbered as the release before could (0014 refuses else)
+        conn.execute("UPDATE billing.document_series SET scope = 'global' WHERE scope <> 'global'")
+        conn.execute((paths.SEEDS / "demo.sql").read_text(encoding="utf-8"))
+    migrate.rollback(db_url, to=ALL_IDS[-2][:4])
+
+    def rows(conn: psycopg.Connection, columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
+        return {t: conn.execute(f"SELECT {', '.join(c)} FROM billing.{t} ORDER BY {', '.join(map(str, range(1, len(c) + 1)))}")
+                .fetchall() for t, c in columns.items()}
+
+    with psycopg.connect(db_url) as conn:
+        columns: dict[str, list[str]] = {}
+        for table, column in conn.execute(
+            "SELECT c.relname, a.attname FROM pg_class AS c JOIN pg_attribute AS a ON a.attrelid = c.oid"
+            " WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind = 'r' AND a.attnum > 0"
+            " AND NOT a.attisdropped ORDER BY c.relname, a.attnum"
+        ):
+            columns.setdefault(table, []).append(column)
+        before = rows(conn, columns)
+    assert sum(map(len, before.values())) > 50, "the demo data did not load: the comparison would prove nothing"
+    assert migrate.migrate(db_url) == [newest]
+    with psycopg.connect(db_url) as conn:
+        assert rows(conn, columns) == before
+
+
 def test_failing_function_file_rolls_back_every_function_file(empty_url: str, tmp_path: Path) -> None:
     functions = write_migrations(
         tmp_path / "f",

@@ -81,12 +81,22 @@ def status(url: str, migrations_dir: Path = paths.MIGRATIONS) -> list[MigrationS
         return _states(backend, migrations_dir)
 
 
-def _refuse_missing(states: list[MigrationState]) -> None:
+def _refuse_edited_history(states: list[MigrationState]) -> None:
     missing = [s.id for s in states if s.state == "missing"]
     if missing:
         raise UserError(
             f"the database has migrations applied that this pgbilling does not have: {', '.join(missing)}.\n"
             "It was migrated by a newer pgbilling: upgrade pgbilling, or point it at another database."
+        )
+    # Applied migrations must be the first ones of the package: a pending one before an applied one means the
+    # history was edited (a migration inserted or renamed after later ones were applied).
+    first_pending = next((s.id for s in states if s.state == "pending"), None)
+    applied_after = [s.id for s in states if s.state == "applied" and first_pending and s.id > first_pending]
+    if applied_after:
+        raise UserError(
+            f"migration {first_pending} is pending but later ones are applied ({', '.join(applied_after)}): the "
+            "package's migrations are not this database's history (one was inserted or renamed after later ones "
+            "were applied).\nRestore the migrations as released; never edit released ones."
         )
 
 
@@ -116,7 +126,7 @@ def migrate(
     migrations = read_migrations(str(migrations_dir))
     done: list[str] = []
     with _backend(url) as backend, _locked(backend):
-        _refuse_missing(_states(backend, migrations_dir))
+        _refuse_edited_history(_states(backend, migrations_dir))
         pending = backend.to_apply(migrations)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("migrating", total=len(pending))
@@ -155,7 +165,7 @@ def rollback(
         raise UserError(f"--to {to}: no migration {to}_* in this package")
     done: list[str] = []
     with _backend(url) as backend, _locked(backend):
-        _refuse_missing(_states(backend, migrations_dir))
+        _refuse_edited_history(_states(backend, migrations_dir))
         applied = list(backend.to_rollback(migrations))  # newest first
         chosen = applied[:1] if to is None else [m for m in applied if m.id.split("_", 1)[0] > to]
         for migration in chosen:
