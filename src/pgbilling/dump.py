@@ -35,7 +35,7 @@ def dump(url: str) -> str:
     Always the wheel's pg_dump (the newest supported version, which reads every older server),
     so PostgreSQL 15 and 18 servers give the same text."""
     args = [str(server.bin_path("pg_dump")), "--schema-only", "--schema=billing",
-            "--no-owner", "--no-privileges", "--no-tablespaces", "--dbname", url]
+            "--no-tablespaces", "--dbname", url]
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "10"})
     if done.returncode != 0:
         raise UserError(f"pg_dump failed: {done.stderr.strip()}")
