@@ -99,3 +99,6 @@ GRANT SELECT ON
 billing.order_summary, billing.invoice_summary, billing.invoice_line_summary, billing.payment_summary,
 billing.customer_balance, billing.active_allocation, billing.unapplied_cash
 TO billing_app, billing_reader;
+
+-- The row level security policies call it as whoever reads (functions/98_row_security.sql).
+GRANT EXECUTE ON FUNCTION billing.session_customer TO billing_app, billing_reader;

@@ -114,7 +114,8 @@ def test_every_function_a_client_may_call_runs_as_billing_owner_with_pinned_sett
         "SELECT p.proname, p.prosecdef, p.proconfig FROM pg_proc AS p"
         " WHERE p.pronamespace = 'billing'::regnamespace AND p.proname = ANY (%s)", [sorted(callable_by_clients)])}
     pinned = (True, ["search_path=billing, pg_temp", "lock_timeout=5s"])
-    assert {name for name, got in settings.items() if got != pinned} == {"round_money"}  # pure arithmetic
+    # arithmetic, and the reading of a session setting
+    assert {name for name, got in settings.items() if got != pinned} == {"round_money", "session_customer"}
     definers_not_callable = db.execute(
         "SELECT p.proname FROM pg_proc AS p WHERE p.pronamespace = 'billing'::regnamespace AND p.prosecdef"
         " AND NOT has_function_privilege('billing_app', p.oid, 'EXECUTE')").fetchall()
@@ -129,7 +130,7 @@ def test_billing_app_may_call_the_writing_api_and_the_reader_only_the_reports(db
                   "allocate_payment", "apply_credit_note", "auto_allocate", "pay_invoices", "unallocate", "refund",
                   "write_off"}
     reports = {"open_invoices", "open_items", "ar_aging", "customer_statement", "tax_summary",
-               "revenue_by_line_type", "minor_units", "round_money"}
+               "revenue_by_line_type", "minor_units", "round_money", "session_customer"}
     assert granted_functions(db, "billing_app") == readme_api | reports
     assert granted_functions(db, "billing_reader") == reports
 
@@ -286,3 +287,53 @@ def test_a_createrole_user_that_was_granted_billing_owner_migrates_a_second_data
             assert owners == [("billing_owner",)]
     finally:
         db.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def customer_tables(db: psycopg.Connection) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT c.oid::regclass::text FROM pg_class AS c WHERE c.relnamespace = 'billing'::regnamespace"
+        " AND c.relkind = 'r' AND EXISTS (SELECT FROM pg_attribute AS a WHERE a.attrelid = c.oid"
+        " AND a.attname = 'customer_id') ORDER BY 1")]
+
+
+def test_row_security_is_off_by_default_and_a_named_customer_then_filters_nothing(db, login, api, shop) -> None:
+    assert db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'billing'::regnamespace"
+                      " AND (relrowsecurity OR relforcerowsecurity)").fetchone() == (0,)
+    app = login("billing_app")
+    app.execute("SET billing.customer_id = %s" % shop["other"])
+    Api(app).record_payment(shop["customer"], "EUR", 5, "CARD", "2026-11-01")
+    assert app.execute("SELECT count(*) FROM billing.payment_summary").fetchone() == (1,)
+
+
+def test_row_security_confines_a_session_to_the_customer_it_names(db, login, api, shop) -> None:
+    alice, bob = shop["customer"], shop["other"]
+    for c in (alice, bob):
+        api.record_payment(c, "EUR", 10, "CARD", "2026-11-01")
+        inv = api.create_invoice(c, "EUR")
+        api.add_fee_line(c, inv, "SHIPPING", 4, "courier")
+        api.issue_invoice(c, inv)
+    bobs_invoice = db.execute("SELECT invoice_id FROM billing.invoice WHERE customer_id = %s", [bob]).fetchone()[0]
+    db.execute("SELECT billing.set_row_security(true)")
+    assert db.execute("SELECT count(*) FROM pg_class WHERE oid::regclass::text = ANY (%s)"
+                      " AND relrowsecurity AND relforcerowsecurity", [customer_tables(db)]).fetchone() == (
+                          len(customer_tables(db)),)
+    app, reader = login("billing_app"), login("billing_reader")
+    app.execute("SET billing.customer_id = %s" % alice)
+    assert app.execute("SELECT DISTINCT customer_id FROM billing.invoice_summary").fetchall() == [(alice,)]
+    assert app.execute("SELECT DISTINCT customer_id FROM billing.ar_aging()").fetchall() == [(alice,)]
+    before = snapshot(db)
+    with pytest.raises(psycopg.Error) as other_invoice:  # Bob's invoice is not there for Alice's session
+        Api(app).void_invoice(bob, bobs_invoice, "not mine")
+    assert other_invoice.value.sqlstate == "23503"
+    for call in (lambda: Api(app).dispute_invoice(bob, bobs_invoice, "not mine"),  # nor may it write Bob's rows
+                 lambda: Api(app).record_payment(bob, "EUR", 5, "CARD", "2026-11-01")):
+        with pytest.raises(psycopg.Error) as other_row:
+            call()
+        assert other_row.value.sqlstate == "42501"
+    assert snapshot(db) == before
+    pay = Api(app).record_payment(alice, "EUR", 5, "CARD", "2026-11-01")  # its own customer, as usual
+    assert [r[0] for r in app.execute("SELECT invoice_id FROM billing.auto_allocate(%s, %s)", [alice, pay])]
+    # a session that names no customer (an accountant's) sees every customer
+    assert reader.execute("SELECT count(DISTINCT customer_id) FROM billing.invoice_summary").fetchone() == (2,)
+    db.execute("SELECT billing.set_row_security(false)")
+    assert app.execute("SELECT count(DISTINCT customer_id) FROM billing.invoice_summary").fetchone() == (2,)
