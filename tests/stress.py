@@ -217,6 +217,7 @@ class Worker:
                  budget: Callable[[], bool], hot_share: float, expect_crash: bool, stats_lock: threading.Lock,
                  on_commit: Callable[[int], None] | None) -> None:
         self.no, self.url, self.state, self.log, self.summary = no, url, state, log, summary
+        self.seed = seed
         self.rng = random.Random(f"{seed}:{no}")
         self.jitter = random.Random()  # back-off only: keeps self.rng's choices independent of timing
         self.budget, self.hot_share, self.expect_crash = budget, hot_share, expect_crash
@@ -236,7 +237,7 @@ class Worker:
 
     def op_create_customer(self, c: Customer) -> dict:
         self.n += 1
-        name = f"stress {self.no}-{self.n}"
+        name = f"stress {self.seed}-{self.no}-{self.n}"
         new = self.one("SELECT billing.create_customer(%s, %s)", [name, f"w{self.no}n{self.n}@example.com"])
         self.state.new_customer(new)
         return {"customer": new, "name": name}
@@ -357,7 +358,7 @@ class Worker:
                 number, amount, method = known[int(self.rng.random() * len(known))]
             else:
                 self.n += 1
-                number = f"GW-{self.no}-{self.n}"
+                number = f"GW-{self.seed}-{self.no}-{self.n}"  # unique across runs on one database
         payment = self.one("SELECT billing.record_payment(%s, 'EUR', %s, %s, now(), %s)", [c.id, amount, method, number])
         with self.state.lock:
             if payment not in c.payments:
@@ -773,7 +774,8 @@ CHAIN = "SELECT * FROM billing.verify_chain()"
 
 def has_chain(url_or_conn: str | psycopg.Connection) -> bool:
     """Whether billing.verify_chain() exists (it is checked only then)."""
-    sql = "SELECT to_regprocedure('billing.verify_chain()') IS NOT NULL"
+    sql = ("SELECT EXISTS (SELECT FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+           " WHERE n.nspname = 'billing' AND p.proname = 'verify_chain')")
     if isinstance(url_or_conn, str):
         with psycopg.connect(url_or_conn) as conn:
             return conn.execute(sql).fetchone()[0]

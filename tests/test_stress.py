@@ -117,21 +117,26 @@ PLANTS = {
     "order_charge_billed_matches_history": "UPDATE billing.order_charge SET billed_amount = billed_amount - 1"
                                            " WHERE order_id = %(order)s",
     "refund_equals_its_parts": "UPDATE billing.refund SET amount = amount + 1 WHERE customer_id = %(c)s",
+    # a recorded payment changed behind the triggers' back: its link no longer matches its content
+    "verify_chain": "UPDATE billing.payment SET amount = amount + 1 WHERE payment_id = %(payment)s",
 }
 
 
 def test_every_invariant_has_a_planted_violation() -> None:
-    assert set(PLANTS) == set(stress.INVARIANTS)
+    assert set(PLANTS) == {*stress.INVARIANTS, "verify_chain"}
 
 
-@pytest.mark.parametrize("name", sorted(stress.INVARIANTS))
+@pytest.mark.parametrize("name", sorted(PLANTS))
 def test_invariant_query_finds_a_planted_violation(db: psycopg.Connection, books: dict[str, int], name: str) -> None:
+    if name == "verify_chain" and not stress.has_chain(db):
+        pytest.skip("billing.verify_chain() does not exist yet")
+    query = stress.CHAIN if name == "verify_chain" else stress.INVARIANTS[name]
     assert not any(stress.check_invariants(db).values()), "the books start consistent"
     db.autocommit = False
     try:
         db.execute("SET LOCAL session_replication_role = replica")  # the rules' triggers stand aside
         db.execute(PLANTS[name], books)
-        assert db.execute(stress.INVARIANTS[name]).fetchall(), f"{name} did not see the violation planted"
+        assert db.execute(query).fetchall(), f"{name} did not see the violation planted"
     finally:
         db.rollback()
 
