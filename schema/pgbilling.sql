@@ -316,6 +316,23 @@ ALTER FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigin
 
 COMMENT ON FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric) IS 'Applies a payment to an invoice of the same customer and currency: p_amount, or as much as both allow; returns the allocation id. More than the payment has left or the invoice has open: 23514; nothing to allocate: 55000.';
 
+-- Name: allocation_chained(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.allocation_chained() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.chain_append(NEW.customer_id, 'allocation', NEW.allocation_id);
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION billing.allocation_chained() OWNER TO billing_owner;
+
+-- Name: FUNCTION allocation_chained(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.allocation_chained() IS 'Trigger after an allocation (or its reversal) is recorded: links it in the chain of its source, whose balance row allocation_rules locked.';
+
 -- Name: allocation_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.allocation_rules() RETURNS trigger
@@ -771,6 +788,354 @@ ALTER FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint,
 -- Name: FUNCTION cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, and records the time and reason. Twice: 55000.';
+
+-- Name: chain_append(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_chain text;
+    v_scope text;
+    v_content_hash bytea;
+    v_link_no bigint;
+    v_link_hash bytea;
+BEGIN
+    SELECT o.chain, o.scope INTO v_chain, v_scope FROM billing.chain_of(p_customer_id, p_entry, p_entry_id) AS o;
+    v_content_hash := sha256(convert_to(billing.chain_content(p_customer_id, p_entry, p_entry_id), 'UTF8'));
+    IF v_chain IS NULL OR v_content_hash IS NULL THEN
+        PERFORM billing.fail('55000', format('%s %s of customer %s cannot be linked: it does not exist or is a draft',
+            replace(p_entry, '_', ' '), p_entry_id, p_customer_id));
+    END IF;
+    -- The head row, locked until commit (see the top of this file for why this cannot deadlock), created with the
+    -- chain's first link at (0, 32 zero bytes): the UPDATE after it appends link 1.
+    FOR v_try IN 1..2 LOOP
+        IF v_scope = 'global' THEN
+            UPDATE billing.global_chain_head AS h
+            SET link_no = h.link_no + 1, link_hash = sha256(h.link_hash || v_content_hash)
+            WHERE h.chain = v_chain
+            RETURNING h.link_no, h.link_hash INTO v_link_no, v_link_hash;
+        ELSE
+            UPDATE billing.chain_head AS h
+            SET link_no = h.link_no + 1, link_hash = sha256(h.link_hash || v_content_hash)
+            WHERE h.customer_id = p_customer_id AND h.chain = v_chain
+            RETURNING h.link_no, h.link_hash INTO v_link_no, v_link_hash;
+        END IF;
+        EXIT WHEN v_link_no IS NOT NULL OR v_try = 2;
+        IF v_scope = 'global' THEN
+            INSERT INTO billing.global_chain_head (chain, link_no, link_hash)
+            VALUES (v_chain, 0, decode(repeat('00', 32), 'hex'))
+            ON CONFLICT (chain) DO NOTHING;
+        ELSE
+            INSERT INTO billing.chain_head (customer_id, chain, link_no, link_hash)
+            VALUES (p_customer_id, v_chain, 0, decode(repeat('00', 32), 'hex'))
+            ON CONFLICT (customer_id, chain) DO NOTHING;
+        END IF;
+    END LOOP;
+    IF v_link_no IS NULL THEN
+        -- Only under REPEATABLE READ or SERIALIZABLE: a head created concurrently is not in this snapshot.
+        PERFORM billing.fail('40001', format('chain %L was started by a concurrent transaction', v_chain),
+            p_hint => 'Retry the transaction.');
+    END IF;
+    INSERT INTO billing.chain_link (
+        customer_id, chain, link_no, scope, entry, entry_id, content_hash, link_hash
+    ) VALUES (
+        p_customer_id, v_chain, v_link_no, v_scope, p_entry, p_entry_id, v_content_hash, v_link_hash
+    );
+    RETURN v_link_no;
+END
+$$;
+
+ALTER FUNCTION billing.chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint) IS 'Appends an entry (invoice, credit_note, payment, refund, allocation) to its chain (billing.chain_of): locks the chain''s head until commit and inserts the link; returns its link_no. Called by the triggers that link each entry when it is written; called from a client, the head''s and link''s own triggers refuse it (PB002).';
+
+-- Name: chain_content(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE
+        WHEN p_entry IN ('invoice', 'credit_note') THEN (
+            SELECT jsonb_build_object(
+                'entry', p_entry,
+                'customer_id', i.customer_id,
+                'invoice_id', i.invoice_id,
+                'kind', i.kind,
+                'status', i.status,
+                'invoice_no', i.invoice_no,
+                'currency', i.currency,
+                'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'issued_at', to_char(i.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'due_date', to_char(i.due_date, 'YYYY-MM-DD'),
+                'total', i.total,
+                'credited_invoice_id', i.credited_invoice_id,
+                'reason', i.reason,
+                'comments', i.comments,
+                'lines', CASE i.kind
+                    WHEN 'invoice' THEN (
+                        SELECT coalesce(jsonb_agg(jsonb_build_object(
+                            'line_no', l.line_no,
+                            'line_type', l.line_type,
+                            'quantity', l.quantity,
+                            'unit_amount', l.unit_amount,
+                            'amount', l.amount,
+                            'description', l.description,
+                            'product', (
+                                SELECT jsonb_build_object('order_id', s.order_id, 'order_line_no', s.order_line_no)
+                                FROM billing.invoice_product_line AS s
+                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
+                            ),
+                            'fee', (
+                                SELECT jsonb_build_object(
+                                    'fee_code', s.fee_code, 'order_id', s.order_id, 'order_charge_no', s.order_charge_no
+                                )
+                                FROM billing.invoice_fee_line AS s
+                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
+                            ),
+                            'discount', (
+                                SELECT jsonb_build_object('applies_to_line_no', s.applies_to_line_no)
+                                FROM billing.invoice_discount_line AS s
+                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
+                            ),
+                            'tax', (
+                                SELECT jsonb_build_object(
+                                    'tax_code', s.tax_code, 'rate', s.rate, 'taxable_amount', s.taxable_amount
+                                )
+                                FROM billing.invoice_tax_line AS s
+                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
+                            ),
+                            'memo', (
+                                SELECT jsonb_build_object('memo', s.memo)
+                                FROM billing.invoice_memo_line AS s
+                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
+                            )
+                        ) ORDER BY l.line_no), '[]'::jsonb)
+                        FROM billing.invoice_line AS l
+                        WHERE l.customer_id = i.customer_id AND l.invoice_id = i.invoice_id
+                    )
+                    ELSE (
+                        SELECT coalesce(jsonb_agg(jsonb_build_object(
+                            'line_no', c.line_no,
+                            'credited_invoice_id', c.credited_invoice_id,
+                            'credited_line_no', c.credited_line_no,
+                            'quantity', c.quantity,
+                            'amount', c.amount
+                        ) ORDER BY c.line_no), '[]'::jsonb)
+                        FROM billing.credit_note_line AS c
+                        WHERE c.customer_id = i.customer_id AND c.credit_note_id = i.invoice_id
+                    )
+                END
+            )::text
+            FROM billing.invoice AS i
+            WHERE i.customer_id = p_customer_id AND i.invoice_id = p_entry_id
+        )
+        WHEN p_entry = 'payment' THEN (
+            SELECT jsonb_build_object(
+                'entry', p_entry,
+                'customer_id', p.customer_id,
+                'payment_id', p.payment_id,
+                'payment_no', p.payment_no,
+                'currency', p.currency,
+                'amount', p.amount,
+                'method_id', p.method_id,
+                'received_at', to_char(p.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'recorded_at', to_char(p.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'reference', p.reference,
+                'comments', p.comments
+            )::text
+            FROM billing.payment AS p
+            WHERE p.customer_id = p_customer_id AND p.payment_id = p_entry_id
+        )
+        WHEN p_entry = 'refund' THEN (
+            SELECT jsonb_build_object(
+                'entry', p_entry,
+                'customer_id', r.customer_id,
+                'refund_id', r.refund_id,
+                'currency', r.currency,
+                'amount', r.amount,
+                'method_id', r.method_id,
+                'refunded_at', to_char(r.refunded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'recorded_at', to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'reason', r.reason,
+                'parts', (
+                    SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'part_no', rp.part_no,
+                        'currency', rp.currency,
+                        'payment_id', rp.payment_id,
+                        'credit_note_id', rp.credit_note_id,
+                        'amount', rp.amount
+                    ) ORDER BY rp.part_no), '[]'::jsonb)
+                    FROM billing.refund_part AS rp
+                    WHERE rp.customer_id = r.customer_id AND rp.refund_id = r.refund_id
+                )
+            )::text
+            FROM billing.refund AS r
+            WHERE r.customer_id = p_customer_id AND r.refund_id = p_entry_id
+        )
+        WHEN p_entry = 'allocation' THEN (
+            SELECT jsonb_build_object(
+                'entry', p_entry,
+                'customer_id', a.customer_id,
+                'allocation_id', a.allocation_id,
+                'currency', a.currency,
+                'invoice_id', a.invoice_id,
+                'payment_id', a.payment_id,
+                'credit_note_id', a.credit_note_id,
+                'amount', a.amount,
+                'reverses_allocation_id', a.reverses_allocation_id,
+                'allocated_at', to_char(a.allocated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'reason', a.reason,
+                'allocated_by', a.allocated_by
+            )::text
+            FROM billing.allocation AS a
+            WHERE a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
+        )
+    END
+$$;
+
+ALTER FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) IS 'The canonical content of an entry, whose sha256 its chain link stores: jsonb text of explicit fields that never change once it is issued or recorded. A document: its header (number, currency, dates, total, credited invoice, reason) and its lines in line_no order with their subtype rows (invoice) or credit_note_line rows; a payment: its fields; a refund: its fields and parts; an allocation: its fields (un-allocating adds a reversing allocation, linked in turn). Time stamps in UTC. NULL when the entry does not exist.';
+
+-- Name: chain_head_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_head_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- A head starts at link 0 with 32 zero bytes and moves one link at a time, keys unchanged; only appends
+    -- (trigger depth > 1) write it.
+    IF TG_OP = 'DELETE' OR pg_trigger_depth() <= 1
+        OR TG_OP = 'INSERT' AND (NEW.link_no <> 0 OR NEW.link_hash <> decode(repeat('00', 32), 'hex'))
+        OR TG_OP = 'UPDATE' AND (
+            NEW.link_no <> OLD.link_no + 1
+            OR to_jsonb(NEW) - 'link_no' - 'link_hash' <> to_jsonb(OLD) - 'link_no' - 'link_hash'
+        ) THEN
+        PERFORM billing.fail('PB002', format('the head of chain %L is kept by pgbilling''s triggers: %s refused',
+            coalesce(NEW.chain, OLD.chain), TG_OP), p_hint => 'Entries are linked when they are issued or recorded.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION billing.chain_head_rules() OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_head_rules(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_head_rules() IS 'Trigger on chain_head and global_chain_head: a head is written only by appends, one link at a time (PB002).';
+
+-- Name: chain_heads(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, customer_id bigint, link_no bigint, link_hash text, linked_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT
+        g.chain,
+        NULL::bigint AS customer_id,
+        g.link_no,
+        encode(g.link_hash, 'hex') AS link_hash,
+        l.linked_at
+    FROM billing.global_chain_head AS g
+    LEFT JOIN billing.chain_link AS l ON l.scope = 'global' AND g.chain = l.chain AND g.link_no = l.link_no
+    WHERE p_customer_id IS NULL
+    UNION ALL
+    SELECT
+        h.chain,
+        h.customer_id,
+        h.link_no,
+        encode(h.link_hash, 'hex') AS link_hash,
+        l.linked_at
+    FROM billing.chain_head AS h
+    LEFT JOIN billing.chain_link AS l
+        ON h.customer_id = l.customer_id AND h.chain = l.chain AND h.link_no = l.link_no
+    WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
+    ORDER BY 2 NULLS FIRST, 1
+$$;
+
+ALTER FUNCTION billing.chain_heads(p_customer_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_heads(p_customer_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_heads(p_customer_id bigint) IS 'Every chain''s head (of p_customer_id''s own chains; NULL: all, the global chains first with customer_id NULL): its last link_no, link_hash in hex and when it was linked. Publish them elsewhere from time to time (for auditors): a chain rewritten from some link to its end verifies again, but no longer ends in a published head.';
+
+-- Name: chain_link_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_link_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('link %s of chain %L of customer %s is history: %s refused',
+            OLD.link_no, OLD.chain, OLD.customer_id, TG_OP),
+            p_hint => 'Chains are append-only; billing.verify_chain names a broken one.');
+    END IF;
+    -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger appends.
+    IF pg_trigger_depth() <= 1 THEN
+        PERFORM billing.fail('PB002', 'billing.chain_link is kept by pgbilling''s triggers: INSERT refused',
+            p_hint => 'Entries are linked when they are issued or recorded.');
+    END IF;
+    NEW.linked_at := clock_timestamp();
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION billing.chain_link_rules() OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_link_rules(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_link_rules() IS 'Trigger: chain links are appended by pgbilling''s triggers only (PB002) and never change (PB001).';
+
+-- Name: chain_of(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) RETURNS record
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT c.chain, c.scope
+    FROM (
+        -- A document's number without its trailing number: the series prefix (global) or prefix-customer.
+        SELECT
+            regexp_replace(i.invoice_no, '-[0-9]+$', '') AS chain,
+            CASE WHEN regexp_replace(i.invoice_no, '-[0-9]+$', '') = s.prefix THEN 'global' ELSE 'per_customer' END
+            AS scope
+        FROM billing.invoice AS i
+        INNER JOIN billing.document_series AS s ON i.kind = s.series
+        WHERE
+            p_entry IN ('invoice', 'credit_note') AND i.customer_id = p_customer_id AND i.invoice_id = p_entry_id
+            AND i.kind = p_entry AND i.invoice_no IS NOT NULL
+        UNION ALL
+        SELECT
+            'payments' AS chain,
+            'per_customer' AS scope
+        FROM billing.payment AS p
+        WHERE p_entry = 'payment' AND p.customer_id = p_customer_id AND p.payment_id = p_entry_id
+        UNION ALL
+        SELECT
+            'refunds' AS chain,
+            'per_customer' AS scope
+        FROM billing.refund AS r
+        WHERE p_entry = 'refund' AND r.customer_id = p_customer_id AND r.refund_id = p_entry_id
+        UNION ALL
+        SELECT
+            CASE
+                WHEN a.payment_id IS NOT NULL THEN 'allocations from payment ' || a.payment_id
+                ELSE 'allocations from credit note ' || a.credit_note_id
+            END AS chain,
+            'per_customer' AS scope
+        FROM billing.allocation AS a
+        WHERE p_entry = 'allocation' AND a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
+    ) AS c
+$_$;
+
+ALTER FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) IS 'The chain an entry joins and its scope: a document the chain of its number series (INV: global, one chain over all customers; INV-7: customer 7''s series); a payment the customer''s payments chain, a refund its refunds chain; an allocation the chain of its source (allocations from payment 12, allocations from credit note 34). NULLs when the entry does not exist or is a draft.';
 
 -- Name: check_credit_note_line(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1287,6 +1652,23 @@ ALTER FUNCTION billing.invoice_cancellation_rules() OWNER TO billing_owner;
 -- Name: FUNCTION invoice_cancellation_rules(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.invoice_cancellation_rules() IS 'Trigger: a cancellation names an issued credit note of the invoice, which is then credited in full (55000); once recorded it never changes (PB001).';
+
+-- Name: invoice_chained(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.invoice_chained() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.chain_append(NEW.customer_id, NEW.kind, NEW.invoice_id);
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION billing.invoice_chained() OWNER TO billing_owner;
+
+-- Name: FUNCTION invoice_chained(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.invoice_chained() IS 'Trigger after a document is issued: links it in the chain of its number series, under the series lock it holds.';
 
 -- Name: invoice_dispute_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2134,6 +2516,23 @@ ALTER FUNCTION billing.payment_cancellation_rules() OWNER TO billing_owner;
 
 COMMENT ON FUNCTION billing.payment_cancellation_rules() IS 'Trigger: canceling a payment (once: 55000) reverses its allocations, so the invoices it paid are open again, and voids its unallocated rest, stamping recorded_at after the reversals; a cancellation never changes (PB001).';
 
+-- Name: payment_chained(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.payment_chained() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM billing.chain_append(NEW.customer_id, 'payment', NEW.payment_id);
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION billing.payment_chained() OWNER TO billing_owner;
+
+-- Name: FUNCTION payment_chained(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.payment_chained() IS 'Trigger after a payment is recorded: links it in the customer''s payments chain.';
+
 -- Name: payment_recorded(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.payment_recorded() RETURNS trigger
@@ -2345,6 +2744,34 @@ ALTER FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount nu
 -- Name: FUNCTION refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) IS 'Pays money back to the customer out of open credit: from p_payment_id''s unapplied rest, or else from the customer''s oldest open credit (payments and credit notes) in that currency. Never more than the open credit (23514).';
+
+-- Name: refund_chained(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.refund_chained() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    -- A refund's content holds its parts: it is linked once they add up to its amount (refund_complete refuses
+    -- any other end at commit); the rows of one INSERT of several parts link it once.
+    IF NOT EXISTS (
+        SELECT FROM billing.chain_link AS l
+        WHERE l.customer_id = NEW.customer_id AND l.entry = 'refund' AND l.entry_id = NEW.refund_id
+    ) AND (
+        SELECT r.amount FROM billing.refund AS r WHERE r.customer_id = NEW.customer_id AND r.refund_id = NEW.refund_id
+    ) = (
+        SELECT sum(p.amount) FROM billing.refund_part AS p WHERE p.customer_id = NEW.customer_id AND p.refund_id = NEW.refund_id
+    ) THEN
+        PERFORM billing.chain_append(NEW.customer_id, 'refund', NEW.refund_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+ALTER FUNCTION billing.refund_chained() OWNER TO billing_owner;
+
+-- Name: FUNCTION refund_chained(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.refund_chained() IS 'Trigger after a refund part is booked: once the parts add up to the refund''s amount, links the refund in the customer''s refunds chain.';
 
 -- Name: refund_complete(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2689,6 +3116,47 @@ ALTER FUNCTION billing.sales_order_rules() OWNER TO billing_owner;
 
 COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed uncanceled, its keys never change, a cancellation is final, a billed order keeps its currency.';
 
+-- Name: session_customer(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.session_customer() RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT nullif(current_setting('billing.customer_id', true), '')::bigint
+$$;
+
+ALTER FUNCTION billing.session_customer() OWNER TO billing_owner;
+
+-- Name: FUNCTION session_customer(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.session_customer() IS 'The customer this session acts for (SET billing.customer_id), or NULL when it names none; the row level security policies compare customer_id with it.';
+
+-- Name: set_row_security(boolean); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.set_row_security(p_on boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_table regclass;
+BEGIN
+    FOR v_table IN
+        SELECT p.polrelid FROM pg_catalog.pg_policy AS p
+        JOIN pg_catalog.pg_class AS c ON c.oid = p.polrelid
+        WHERE c.relnamespace = 'billing'::regnamespace AND p.polname = 'customer_isolation'
+        ORDER BY 1
+    LOOP
+        EXECUTE format(CASE WHEN billing.require(p_on, 'p_on')
+            THEN 'ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY'
+            ELSE 'ALTER TABLE %s DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY' END, v_table);
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION billing.set_row_security(p_on boolean) OWNER TO billing_owner;
+
+-- Name: FUNCTION set_row_security(p_on boolean); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.set_row_security(p_on boolean) IS 'For DBAs (the owner of schema billing): switches row level security by customer on (true) or off (false, the default) in every customer-owned table. Takes an ACCESS EXCLUSIVE lock on each table for a moment.';
+
 -- Name: source_label(bigint, bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) RETURNS text
@@ -2904,6 +3372,216 @@ ALTER FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, 
 -- Name: FUNCTION validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks one invoice line with its subtype row: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run when a line is written and again, for every line, when the invoice is issued.';
+
+-- Name: verify_chain(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.verify_chain(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, document text, problem text)
+    LANGUAGE sql STABLE
+    AS $$
+    WITH global_chain AS (
+        -- chains over all customers are verified whole: all of them, or those holding an entry of the customer
+        SELECT g.chain FROM billing.global_chain_head AS g WHERE p_customer_id IS NULL
+        UNION
+        SELECT l.chain FROM billing.chain_link AS l
+        WHERE l.scope = 'global' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
+    ),
+
+    link AS (
+        SELECT
+            l.customer_id AS chain_owner,
+            l.customer_id,
+            l.chain,
+            l.link_no,
+            l.entry,
+            l.entry_id,
+            l.content_hash,
+            l.link_hash
+        FROM billing.chain_link AS l
+        WHERE l.scope = 'per_customer' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
+        UNION ALL
+        SELECT
+            NULL::bigint AS chain_owner,
+            l.customer_id,
+            l.chain,
+            l.link_no,
+            l.entry,
+            l.entry_id,
+            l.content_hash,
+            l.link_hash
+        FROM billing.chain_link AS l
+        WHERE l.scope = 'global' AND l.chain IN (SELECT gc.chain FROM global_chain AS gc)
+    ),
+
+    checked AS (
+        SELECT
+            k.*,
+            row_number() OVER w AS expected_no,
+            lag(k.link_hash) OVER w AS previous_hash,
+            billing.chain_content(k.customer_id, k.entry, k.entry_id) AS content
+        FROM link AS k
+        WINDOW w AS (PARTITION BY k.chain_owner, k.chain ORDER BY k.link_no, k.customer_id)
+    ),
+
+    link_problem AS (
+        SELECT DISTINCT ON (c.chain_owner, c.chain)
+            c.chain_owner,
+            c.chain,
+            c.link_no,
+            c.customer_id,
+            c.entry,
+            c.entry_id,
+            c.problem
+        FROM (
+            SELECT
+                c.*,
+                CASE
+                    WHEN c.link_no > c.expected_no THEN format('link %s is missing', c.expected_no)
+                    WHEN c.link_no < c.expected_no THEN format('link %s is there twice', c.link_no)
+                    WHEN c.content IS NULL THEN 'the entry is gone'
+                    WHEN sha256(convert_to(c.content, 'UTF8')) <> c.content_hash
+                        THEN 'the entry changed after it was linked'
+                    WHEN c.link_hash <> sha256(coalesce(c.previous_hash, decode(repeat('00', 32), 'hex')) || c.content_hash)
+                        THEN 'link_hash does not follow from the previous link and content_hash'
+                END AS problem
+            FROM checked AS c
+        ) AS c
+        WHERE c.problem IS NOT NULL
+        ORDER BY c.chain_owner, c.chain, c.link_no
+    ),
+
+    last_link AS (
+        SELECT DISTINCT ON (k.chain_owner, k.chain) k.*
+        FROM link AS k
+        ORDER BY k.chain_owner, k.chain, k.link_no DESC, k.customer_id DESC
+    ),
+
+    head AS (
+        SELECT
+            h.customer_id AS chain_owner,
+            h.chain,
+            h.link_no,
+            h.link_hash
+        FROM billing.chain_head AS h
+        WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
+        UNION ALL
+        SELECT
+            NULL::bigint AS chain_owner,
+            g.chain,
+            g.link_no,
+            g.link_hash
+        FROM billing.global_chain_head AS g
+        WHERE g.chain IN (SELECT gc.chain FROM global_chain AS gc)
+    ),
+
+    head_problem AS (
+        SELECT
+            coalesce(h.chain_owner, l.chain_owner) AS chain_owner,
+            coalesce(h.chain, l.chain) AS chain,
+            coalesce(l.link_no, h.link_no) AS link_no,
+            coalesce(l.customer_id, h.chain_owner) AS customer_id,
+            l.entry,
+            l.entry_id,
+            CASE
+                WHEN h.chain IS NULL THEN 'the chain has no head'
+                WHEN l.chain IS NULL AND h.link_no > 0 THEN format('the head is at link %s but no link is left', h.link_no)
+                WHEN h.link_no <> l.link_no THEN format('the head is at link %s, the last link is %s', h.link_no, l.link_no)
+                WHEN h.link_hash <> l.link_hash THEN 'the head''s link_hash is not the last link''s'
+            END AS problem
+        FROM head AS h
+        FULL JOIN last_link AS l ON coalesce(h.chain_owner, -1) = coalesce(l.chain_owner, -1) AND h.chain = l.chain
+    ),
+
+    unlinked AS (
+        SELECT
+            e.customer_id,
+            e.entry,
+            e.entry_id
+        FROM (
+            SELECT
+                i.customer_id,
+                i.kind AS entry,
+                i.invoice_id AS entry_id
+            FROM billing.invoice AS i WHERE i.status = 'issued'
+            UNION ALL
+            SELECT
+                p.customer_id,
+                'payment' AS entry,
+                p.payment_id
+            FROM billing.payment AS p
+            UNION ALL
+            SELECT
+                r.customer_id,
+                'refund' AS entry,
+                r.refund_id
+            FROM billing.refund AS r
+            UNION ALL
+            SELECT
+                a.customer_id,
+                'allocation' AS entry,
+                a.allocation_id
+            FROM billing.allocation AS a
+        ) AS e
+        WHERE
+            (p_customer_id IS NULL OR e.customer_id = p_customer_id)
+            AND NOT EXISTS (
+                SELECT FROM billing.chain_link AS l
+                WHERE l.customer_id = e.customer_id AND l.entry = e.entry AND l.entry_id = e.entry_id
+            )
+    )
+
+    SELECT
+        f.chain,
+        f.link_no,
+        f.customer_id,
+        f.entry,
+        f.entry_id,
+        CASE
+            WHEN f.entry IN ('invoice', 'credit_note') THEN billing.document_label(f.customer_id, f.entry_id)
+            WHEN f.entry = 'payment' THEN billing.source_label(f.customer_id, f.entry_id, NULL)
+            WHEN f.entry IS NOT NULL THEN format('%s %s of customer %s', f.entry, f.entry_id, f.customer_id)
+        END AS document,
+        f.problem
+    FROM (
+        SELECT
+            lp.chain,
+            lp.link_no,
+            lp.customer_id,
+            lp.entry,
+            lp.entry_id,
+            lp.problem
+        FROM link_problem AS lp
+        UNION ALL
+        SELECT
+            hp.chain,
+            hp.link_no,
+            hp.customer_id,
+            hp.entry,
+            hp.entry_id,
+            hp.problem
+        FROM head_problem AS hp
+        WHERE hp.problem IS NOT NULL AND NOT EXISTS (
+            SELECT FROM link_problem AS lp
+            WHERE coalesce(lp.chain_owner, -1) = coalesce(hp.chain_owner, -1) AND lp.chain = hp.chain
+        )
+        UNION ALL
+        SELECT
+            o.chain,
+            NULL::bigint AS link_no,
+            u.customer_id,
+            u.entry,
+            u.entry_id,
+            'the entry has no link' AS problem
+        FROM unlinked AS u
+        CROSS JOIN LATERAL billing.chain_of(u.customer_id, u.entry, u.entry_id) AS o
+    ) AS f
+    ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id
+$$;
+
+ALTER FUNCTION billing.verify_chain(p_customer_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION verify_chain(p_customer_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.verify_chain(p_customer_id bigint) IS 'Recomputes the chains (of p_customer_id: its own chains and, whole, the global chains holding its documents; NULL: all) and returns the first broken link of each broken chain: a link missing or twice, the entry gone, its content changed, a link_hash that does not follow, a head that is not the last link. Also every issued document, payment, refund and allocation that has no link (link_no NULL). No row: every chain verifies. For auditors.';
 
 -- Name: void_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3121,6 +3799,95 @@ ALTER TABLE billing.allocation ALTER COLUMN allocation_id ADD GENERATED ALWAYS A
     NO MAXVALUE
     CACHE 1
 );
+
+-- Name: chain_head; Type: TABLE; Schema: billing; Owner: billing_owner
+
+CREATE TABLE billing.chain_head (
+    customer_id bigint NOT NULL,
+    chain text NOT NULL,
+    link_no bigint NOT NULL,
+    link_hash bytea NOT NULL,
+    CONSTRAINT chain_head_link_hash_check CHECK ((octet_length(link_hash) = 32)),
+    CONSTRAINT chain_head_link_no_check CHECK ((link_no >= 0))
+);
+
+ALTER TABLE billing.chain_head OWNER TO billing_owner;
+
+-- Name: TABLE chain_head; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON TABLE billing.chain_head IS 'The last link of each chain of one customer (scope per_customer): locked by each append until commit, created with the chain''s first link. Kept by pgbilling''s triggers only (PB002). Publish the heads elsewhere (billing.chain_heads) to detect a chain rewritten from some link to its end.';
+
+-- Name: COLUMN chain_head.chain; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_head.chain IS 'The chain (billing.chain_link.chain).';
+
+-- Name: COLUMN chain_head.link_no; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_head.link_no IS 'link_no of the chain''s last link; 0 only while the first is appended.';
+
+-- Name: COLUMN chain_head.link_hash; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_head.link_hash IS 'link_hash of the chain''s last link (32 zero bytes while the first is appended).';
+
+-- Name: chain_link; Type: TABLE; Schema: billing; Owner: billing_owner
+
+CREATE TABLE billing.chain_link (
+    customer_id bigint NOT NULL,
+    chain text NOT NULL,
+    link_no bigint NOT NULL,
+    scope text NOT NULL,
+    entry text NOT NULL,
+    entry_id bigint NOT NULL,
+    content_hash bytea NOT NULL,
+    link_hash bytea NOT NULL,
+    linked_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT chain_link_entry_check CHECK ((entry = ANY (ARRAY['invoice'::text, 'credit_note'::text, 'payment'::text, 'refund'::text, 'allocation'::text]))),
+    CONSTRAINT chain_link_hash_check CHECK (((octet_length(content_hash) = 32) AND (octet_length(link_hash) = 32))),
+    CONSTRAINT chain_link_link_no_check CHECK ((link_no > 0)),
+    CONSTRAINT chain_link_scope_check CHECK (((scope = ANY (ARRAY['global'::text, 'per_customer'::text])) AND ((scope = 'per_customer'::text) OR (entry = ANY (ARRAY['invoice'::text, 'credit_note'::text])))))
+);
+
+ALTER TABLE billing.chain_link OWNER TO billing_owner;
+
+-- Name: TABLE chain_link; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON TABLE billing.chain_link IS 'Tamper evidence: one link per issued invoice or credit note, payment, refund and allocation, appended by triggers when the entry is written, in its chain (README, Tamper evidence). Append-only (PB001); only pgbilling''s triggers insert (PB002). billing.verify_chain recomputes the links.';
+
+-- Name: COLUMN chain_link.customer_id; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.customer_id IS 'The customer of the entry.';
+
+-- Name: COLUMN chain_link.chain; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.chain IS 'The chain the entry joins: INV or CN (a global number series: one chain over all customers, scope global); INV-7 or CN-7 (the series of customer 7); payments, refunds (per customer); allocations from payment 12, allocations from credit note 34 (per credit source). For a document, its number without the trailing number.';
+
+-- Name: COLUMN chain_link.link_no; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.link_no IS 'Position in the chain: 1, 2, ... without gaps. Of a global chain, the position among all customers'' links.';
+
+-- Name: COLUMN chain_link.scope; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.scope IS 'global: the chain spans all customers and its head is in billing.global_chain_head; per_customer: the chain is the customer''s own and its head is in billing.chain_head.';
+
+-- Name: COLUMN chain_link.entry; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.entry IS 'What is linked: invoice, credit_note, payment, refund or allocation.';
+
+-- Name: COLUMN chain_link.entry_id; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.entry_id IS 'The id of the entry: invoice_id (invoice and credit_note), payment_id, refund_id or allocation_id.';
+
+-- Name: COLUMN chain_link.content_hash; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.content_hash IS 'sha256 of billing.chain_content(customer_id, entry, entry_id) in UTF-8, taken when the entry was linked.';
+
+-- Name: COLUMN chain_link.link_hash; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.link_hash IS 'sha256(link_hash of the previous link || content_hash); before link 1 stand 32 zero bytes.';
+
+-- Name: COLUMN chain_link.linked_at; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.chain_link.linked_at IS 'When the link was appended (clock time).';
 
 -- Name: credit_note_line; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -3525,6 +4292,34 @@ COMMENT ON TABLE billing.fee IS 'Kinds of charge that are not products: shipping
 -- Name: COLUMN fee.fee_code; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.fee.fee_code IS 'Upper-case code the API names the fee by (SHIPPING, LATE).';
+
+-- Name: global_chain_head; Type: TABLE; Schema: billing; Owner: billing_owner
+
+CREATE TABLE billing.global_chain_head (
+    chain text NOT NULL,
+    link_no bigint NOT NULL,
+    link_hash bytea NOT NULL,
+    CONSTRAINT global_chain_head_link_hash_check CHECK ((octet_length(link_hash) = 32)),
+    CONSTRAINT global_chain_head_link_no_check CHECK ((link_no >= 0))
+);
+
+ALTER TABLE billing.global_chain_head OWNER TO billing_owner;
+
+-- Name: TABLE global_chain_head; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON TABLE billing.global_chain_head IS 'The last link of each chain over all customers (scope global: a number series kept for all customers, INV, CN). Appends to it hold the series'' row lock already, so it adds no waiting. Kept by pgbilling''s triggers only (PB002).';
+
+-- Name: COLUMN global_chain_head.chain; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.global_chain_head.chain IS 'The chain: the prefix of the number series (INV, CN).';
+
+-- Name: COLUMN global_chain_head.link_no; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.global_chain_head.link_no IS 'link_no of the chain''s last link; 0 only while the first is appended.';
+
+-- Name: COLUMN global_chain_head.link_hash; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.global_chain_head.link_hash IS 'link_hash of the chain''s last link (32 zero bytes while the first is appended).';
 
 -- Name: invoice_cancellation; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -4589,6 +5384,21 @@ ALTER TABLE ONLY billing.allocation
 ALTER TABLE ONLY billing.allocation
     ADD CONSTRAINT allocation_reverses_key UNIQUE (customer_id, reverses_allocation_id);
 
+-- Name: chain_head chain_head_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.chain_head
+    ADD CONSTRAINT chain_head_pkey PRIMARY KEY (customer_id, chain);
+
+-- Name: chain_link chain_link_entry_key; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.chain_link
+    ADD CONSTRAINT chain_link_entry_key UNIQUE (customer_id, entry, entry_id);
+
+-- Name: chain_link chain_link_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.chain_link
+    ADD CONSTRAINT chain_link_pkey PRIMARY KEY (customer_id, chain, link_no);
+
 -- Name: credit_note_line credit_note_line_credited_line_key; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
 
 ALTER TABLE ONLY billing.credit_note_line
@@ -4623,6 +5433,11 @@ ALTER TABLE ONLY billing.document_series
 
 ALTER TABLE ONLY billing.fee
     ADD CONSTRAINT fee_pkey PRIMARY KEY (fee_code);
+
+-- Name: global_chain_head global_chain_head_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.global_chain_head
+    ADD CONSTRAINT global_chain_head_pkey PRIMARY KEY (chain);
 
 -- Name: invoice_balance invoice_balance_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
 
@@ -4820,6 +5635,10 @@ CREATE INDEX allocation_invoice_idx ON billing.allocation USING btree (customer_
 
 CREATE INDEX allocation_payment_idx ON billing.allocation USING btree (customer_id, payment_id) WHERE (payment_id IS NOT NULL);
 
+-- Name: chain_link_global_idx; Type: INDEX; Schema: billing; Owner: billing_owner
+
+CREATE INDEX chain_link_global_idx ON billing.chain_link USING btree (chain, link_no) WHERE (scope = 'global'::text);
+
 -- Name: credit_note_line_credited_line_idx; Type: INDEX; Schema: billing; Owner: billing_owner
 
 CREATE INDEX credit_note_line_credited_line_idx ON billing.credit_note_line USING btree (customer_id, credited_invoice_id, credited_line_no);
@@ -4884,6 +5703,14 @@ ALTER STATISTICS billing.payment_balance_open_amount_stat OWNER TO billing_owner
 
 CREATE TRIGGER t05_allocation_no_truncate BEFORE TRUNCATE ON billing.allocation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
+-- Name: chain_head t05_chain_head_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t05_chain_head_no_truncate BEFORE TRUNCATE ON billing.chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: chain_link t05_chain_link_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t05_chain_link_no_truncate BEFORE TRUNCATE ON billing.chain_link FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
 -- Name: credit_note_line t05_credit_note_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
@@ -4895,6 +5722,10 @@ CREATE TRIGGER t05_customer_document_series_no_truncate BEFORE TRUNCATE ON billi
 -- Name: document_series t05_document_series_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t05_document_series_no_truncate BEFORE TRUNCATE ON billing.document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
+-- Name: global_chain_head t05_global_chain_head_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t05_global_chain_head_no_truncate BEFORE TRUNCATE ON billing.global_chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
 -- Name: invoice_balance t05_invoice_balance_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -4964,6 +5795,14 @@ CREATE TRIGGER t05_write_off_no_truncate BEFORE TRUNCATE ON billing.write_off FO
 
 CREATE TRIGGER t10_allocation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.allocation FOR EACH ROW EXECUTE FUNCTION billing.allocation_rules();
 
+-- Name: chain_head t10_chain_head_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_chain_head_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.chain_head FOR EACH ROW EXECUTE FUNCTION billing.chain_head_rules();
+
+-- Name: chain_link t10_chain_link_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_chain_link_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.chain_link FOR EACH ROW EXECUTE FUNCTION billing.chain_link_rules();
+
 -- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
@@ -4979,6 +5818,10 @@ CREATE TRIGGER t10_customer_rules BEFORE UPDATE OF customer_id ON billing.custom
 -- Name: document_series t10_document_series_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t10_document_series_rules BEFORE DELETE OR UPDATE ON billing.document_series FOR EACH ROW EXECUTE FUNCTION billing.document_series_rules();
+
+-- Name: global_chain_head t10_global_chain_head_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_global_chain_head_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.global_chain_head FOR EACH ROW EXECUTE FUNCTION billing.chain_head_rules();
 
 -- Name: invoice_balance t10_invoice_balance_derived; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -5104,6 +5947,22 @@ CREATE TRIGGER t20_refund_part_booked AFTER INSERT ON billing.refund_part FOR EA
 
 CREATE TRIGGER t20_sales_order_canceled AFTER UPDATE ON billing.sales_order FOR EACH ROW WHEN (((NOT old.is_canceled) AND new.is_canceled)) EXECUTE FUNCTION billing.sales_order_canceled();
 
+-- Name: allocation t30_allocation_chained; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t30_allocation_chained AFTER INSERT ON billing.allocation FOR EACH ROW EXECUTE FUNCTION billing.allocation_chained();
+
+-- Name: invoice t30_invoice_chained; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t30_invoice_chained AFTER UPDATE ON billing.invoice FOR EACH ROW WHEN (((old.status = 'draft'::text) AND (new.status = 'issued'::text))) EXECUTE FUNCTION billing.invoice_chained();
+
+-- Name: payment t30_payment_chained; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t30_payment_chained AFTER INSERT ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_chained();
+
+-- Name: refund_part t30_refund_chained; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t30_refund_chained AFTER INSERT ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refund_chained();
+
 -- Name: refund t30_refund_complete; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE CONSTRAINT TRIGGER t30_refund_complete AFTER INSERT ON billing.refund DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION billing.refund_complete();
@@ -5127,6 +5986,16 @@ ALTER TABLE ONLY billing.allocation
 
 ALTER TABLE ONLY billing.allocation
     ADD CONSTRAINT allocation_reverses_fkey FOREIGN KEY (customer_id, reverses_allocation_id) REFERENCES billing.allocation(customer_id, allocation_id);
+
+-- Name: chain_head chain_head_customer_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.chain_head
+    ADD CONSTRAINT chain_head_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
+
+-- Name: chain_link chain_link_customer_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.chain_link
+    ADD CONSTRAINT chain_link_customer_fkey FOREIGN KEY (customer_id) REFERENCES billing.customer(customer_id);
 
 -- Name: credit_note_line credit_note_line_credit_note_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
 
@@ -5343,6 +6212,106 @@ ALTER TABLE ONLY billing.write_off
 ALTER TABLE ONLY billing.write_off
     ADD CONSTRAINT write_off_reverses_fkey FOREIGN KEY (customer_id, reverses_write_off_id) REFERENCES billing.write_off(customer_id, write_off_id);
 
+-- Name: allocation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.allocation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: chain_head customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.chain_head USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: chain_link customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.chain_link USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: credit_note_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.credit_note_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: customer customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.customer USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: customer_document_series customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.customer_document_series USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_balance USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_cancellation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_discount_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_discount_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_dispute customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_dispute USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_fee_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_fee_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_memo_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_memo_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_product_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_product_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: invoice_tax_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.invoice_tax_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: order_charge customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.order_charge USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: order_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.order_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: payment customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.payment USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: payment_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.payment_balance USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: payment_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.payment_cancellation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: refund customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.refund USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: refund_part customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.refund_part USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: sales_order customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.sales_order USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
+-- Name: write_off customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.write_off USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+
 -- Name: SCHEMA billing; Type: ACL; Schema: -; Owner: billing_owner
 
 GRANT USAGE ON SCHEMA billing TO billing_app;
@@ -5396,6 +6365,10 @@ REVOKE ALL ON FUNCTION billing.allocate(p_customer_id bigint, p_payment_id bigin
 REVOKE ALL ON FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric) TO billing_app;
 
+-- Name: FUNCTION allocation_chained(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.allocation_chained() FROM PUBLIC;
+
 -- Name: FUNCTION allocation_rules(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.allocation_rules() FROM PUBLIC;
@@ -5438,6 +6411,30 @@ GRANT ALL ON FUNCTION billing.cancel_order(p_customer_id bigint, p_order_id bigi
 
 REVOKE ALL ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) TO billing_app;
+
+-- Name: FUNCTION chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_append(p_customer_id bigint, p_entry text, p_entry_id bigint) FROM PUBLIC;
+
+-- Name: FUNCTION chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) FROM PUBLIC;
+
+-- Name: FUNCTION chain_head_rules(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_head_rules() FROM PUBLIC;
+
+-- Name: FUNCTION chain_heads(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_heads(p_customer_id bigint) FROM PUBLIC;
+
+-- Name: FUNCTION chain_link_rules(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_link_rules() FROM PUBLIC;
+
+-- Name: FUNCTION chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) FROM PUBLIC;
 
 -- Name: FUNCTION check_credit_note_line(); Type: ACL; Schema: billing; Owner: billing_owner
 
@@ -5513,6 +6510,10 @@ REVOKE ALL ON FUNCTION billing.has_subtype(p_line billing.invoice_line) FROM PUB
 
 REVOKE ALL ON FUNCTION billing.invoice_cancellation_rules() FROM PUBLIC;
 
+-- Name: FUNCTION invoice_chained(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.invoice_chained() FROM PUBLIC;
+
 -- Name: FUNCTION invoice_dispute_rules(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.invoice_dispute_rules() FROM PUBLIC;
@@ -5582,6 +6583,10 @@ GRANT ALL ON FUNCTION billing.pay_invoices(p_customer_id bigint, p_currency text
 
 REVOKE ALL ON FUNCTION billing.payment_cancellation_rules() FROM PUBLIC;
 
+-- Name: FUNCTION payment_chained(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.payment_chained() FROM PUBLIC;
+
 -- Name: FUNCTION payment_recorded(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.payment_recorded() FROM PUBLIC;
@@ -5604,6 +6609,10 @@ GRANT ALL ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency te
 
 REVOKE ALL ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) TO billing_app;
+
+-- Name: FUNCTION refund_chained(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.refund_chained() FROM PUBLIC;
 
 -- Name: FUNCTION refund_complete(); Type: ACL; Schema: billing; Owner: billing_owner
 
@@ -5658,6 +6667,16 @@ REVOKE ALL ON FUNCTION billing.sales_order_canceled() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION billing.sales_order_rules() FROM PUBLIC;
 
+-- Name: FUNCTION session_customer(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.session_customer() FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.session_customer() TO billing_app;
+GRANT ALL ON FUNCTION billing.session_customer() TO billing_reader;
+
+-- Name: FUNCTION set_row_security(p_on boolean); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.set_row_security(p_on boolean) FROM PUBLIC;
+
 -- Name: FUNCTION source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) FROM PUBLIC;
@@ -5676,6 +6695,10 @@ GRANT ALL ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id b
 -- Name: FUNCTION validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) FROM PUBLIC;
+
+-- Name: FUNCTION verify_chain(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.verify_chain(p_customer_id bigint) FROM PUBLIC;
 
 -- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: ACL; Schema: billing; Owner: billing_owner
 
