@@ -95,6 +95,18 @@ def cmd_distribute(url: str) -> None:
     out.print("distributed by customer_id: lookup tables are reference tables, number series are kept per customer")
 
 
+def cmd_bench(url: str, args: argparse.Namespace) -> None:
+    from pgbilling import bench
+
+    if args.scale <= 0 or args.clients < 1 or args.seconds < 1 or args.transactions < 1 or args.rounds < 1:
+        raise UserError("--scale must be above 0; --clients, --seconds, --transactions and --rounds at least 1")
+    options = bench.Options(scale=args.scale, clients=args.clients, seconds=args.seconds,
+                            transactions=args.transactions, rounds=args.rounds, keep=args.keep)
+    out.print(f"benchmark at scale {options.scale} on {db.describe(url)} (in databases of its own next to it)")
+    _, written, plots = bench.run(url, options, args.out, lambda line: out.print(escape(line)))
+    out.print(f"wrote {', '.join(str(p) for p in written)}\n{plots}")
+
+
 def cmd_server(action: str) -> None:
     pgdata = server.data_dir() / "pgdata"
     if action == "start":
@@ -139,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--from", dest="from_", metavar="DATE", help="first day of the period")
     rp.add_argument("--to", metavar="DATE", help="last day of the period (included)")
     rp.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    bn = sub.add_parser("bench", help="run the benchmarks; a Markdown table and plots go to --out (docs/benchmarks.md)")
+    bn.add_argument("--scale", type=float, default=0.1, help="data size, 1 = the issue's numbers (default: %(default)s)")
+    bn.add_argument("--clients", type=int, default=8, help="clients of comparison 1; comparison 4 runs twice as many "
+                    "(default: %(default)s)")
+    bn.add_argument("--out", type=Path, default=Path("bench-out"), help="default: %(default)s")
+    bn.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run (default: %(default)s)")
+    bn.add_argument("--transactions", type=int, default=100, help="transactions of each latency run "
+                    "(default: %(default)s)")
+    bn.add_argument("--rounds", type=int, default=3, help="rounds of A, B alternation (default: %(default)s)")
+    bn.add_argument("--keep", action="store_true", help="keep the benchmark's databases (<name>_bench_*)")
     sv = sub.add_parser("server", help="start, stop or show the embedded PostgreSQL server")
     sv.add_argument("action", choices=("start", "stop", "status"))
     return p
@@ -171,6 +193,8 @@ def run(args: argparse.Namespace) -> None:
         elif args.command == "report":
             options = {"as_of": args.as_of, "customer": args.customer, "from": args.from_, "to": args.to}
             report.run(url, args.name, options, args.format, out)
+        elif args.command == "bench":
+            cmd_bench(url, args)
         elif args.command == "psql":
             cmd_psql(url, [a for a in args.psql_args if a != "--"])
 
