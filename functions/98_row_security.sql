@@ -1,5 +1,5 @@
 -- Row level security, off by default (README, Security): once billing.set_row_security(true) switches it on, a
--- session that names the customer it acts for (SET billing.customer_id = '7') sees and writes the rows of that
+-- session that names the customer it acts for (SET pgbilling.customer_id = '7') sees and writes the rows of that
 -- customer only, in every customer-owned table, through the API, the views and the reports alike: the policies are
 -- FORCEd, so they bind billing_owner too, the role the API functions and views run as. A session that names no
 -- customer is not filtered (DBAs, accountants, jobs across customers). Superusers are never filtered.
@@ -8,11 +8,11 @@ CREATE OR REPLACE FUNCTION billing.session_customer() RETURNS bigint
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT nullif(current_setting('billing.customer_id', true), '')::bigint
+    SELECT nullif(current_setting('pgbilling.customer_id', true), '')::bigint
 $$;
 
 COMMENT ON FUNCTION billing.session_customer() IS
-'The customer this session acts for (SET billing.customer_id), or NULL when it names none; the row level security '
+'The customer this session acts for (SET pgbilling.customer_id), or NULL when it names none; the row level security '
 'policies compare customer_id with it.';
 
 -- One policy per customer-owned table (those with a customer_id column), re-created on every migrate so that

@@ -23,6 +23,7 @@ NOT_PER_CUSTOMER = {
     "create_customer", "create_product",  # a new customer; a lookup row
     "open_items", "ar_aging", "tax_summary", "revenue_by_line_type",  # reports over all customers
     "check_money", "check_period", "fail", "has_subtype", "minor_units", "require", "round_money",  # helpers
+    "session_customer", "set_row_security",  # the session's own customer; the DBA's switch over all tables
 }
 
 
@@ -164,7 +165,7 @@ def test_rolling_back_per_customer_numbering_is_refused(db, db_url, api, shop) -
     issued(api, shop["customer"])
     with pytest.raises(UserError, match="55000"):
         migrate.rollback(db_url, to="0013")
-    assert [s.state for s in migrate.status(db_url)][-1] == "applied"
+    assert {s.id[:4]: s.state for s in migrate.status(db_url)}["0014"] == "applied"
     assert issued(api, shop["customer"]) == f"INV-{shop['customer']}-000002"  # counters and scope kept
 
 

@@ -300,7 +300,7 @@ def test_row_security_is_off_by_default_and_a_named_customer_then_filters_nothin
     assert db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'billing'::regnamespace"
                       " AND (relrowsecurity OR relforcerowsecurity)").fetchone() == (0,)
     app = login("billing_app")
-    app.execute("SET billing.customer_id = %s" % shop["other"])
+    app.execute("SET pgbilling.customer_id = %s" % shop["other"])
     Api(app).record_payment(shop["customer"], "EUR", 5, "CARD", "2026-11-01")
     assert app.execute("SELECT count(*) FROM billing.payment_summary").fetchone() == (1,)
 
@@ -318,7 +318,7 @@ def test_row_security_confines_a_session_to_the_customer_it_names(db, login, api
                       " AND relrowsecurity AND relforcerowsecurity", [customer_tables(db)]).fetchone() == (
                           len(customer_tables(db)),)
     app, reader = login("billing_app"), login("billing_reader")
-    app.execute("SET billing.customer_id = %s" % alice)
+    app.execute("SET pgbilling.customer_id = %s" % alice)
     assert app.execute("SELECT DISTINCT customer_id FROM billing.invoice_summary").fetchall() == [(alice,)]
     assert app.execute("SELECT DISTINCT customer_id FROM billing.ar_aging()").fetchall() == [(alice,)]
     before = snapshot(db)
