@@ -20,7 +20,9 @@ BEGIN
         CREATE ROLE billing_reader NOLOGIN;
         COMMENT ON ROLE billing_reader IS 'pgbilling: accountants; may read the views and run the reports.';
     END IF;
-    IF NOT pg_catalog.pg_has_role('billing_owner', 'MEMBER') THEN
+    -- USAGE: the role's privileges are the migrating user's own (on PostgreSQL 16 and later, creating a role
+    -- only gives its ADMIN option, not its privileges, nor SET ROLE; this grant gives both).
+    IF NOT pg_catalog.pg_has_role('billing_owner', 'USAGE') THEN
         GRANT billing_owner TO CURRENT_USER;
     END IF;
 END

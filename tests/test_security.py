@@ -13,6 +13,7 @@ from psycopg import sql
 
 from conftest import make_url
 from helpers import D, Api, snapshot, wait_until_blocked
+from scratch import scratch_server
 from pgbilling import migrate
 
 PASSWORD = "pgbilling-test"
@@ -269,6 +270,28 @@ def test_a_call_waiting_on_a_locked_row_fails_after_the_lock_timeout(db, db_url,
         holder.rollback()
     assert [e.sqlstate for e in failed] == ["55P03"]
     assert db.execute("SELECT count(*) FROM billing.payment_cancellation").fetchone() == (0,)
+
+
+def test_a_createrole_user_creates_the_roles_on_a_new_cluster_and_migrates_two_databases() -> None:
+    """A managed server: the deployer is no superuser, only CREATEROLE and the owner of its databases. (A scratch
+    server of the embedded binaries: the roles must not exist yet, and they are cluster-wide.)"""
+    with scratch_server(migrated=False) as scratch:
+        with psycopg.connect(scratch.url, autocommit=True) as admin:
+            assert admin.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'billing%'").fetchone() == (0,)
+            admin.execute("CREATE ROLE deployer LOGIN CREATEROLE")
+            for dbname in ("shop_a", "shop_b"):
+                admin.execute(f"CREATE DATABASE {dbname} OWNER deployer")
+        info = psycopg.conninfo.conninfo_to_dict(scratch.url)
+        for dbname in ("shop_a", "shop_b"):  # the second finds the roles made for the first
+            url = make_url(info["host"], info["port"], "deployer", dbname)
+            assert migrate.migrate(url)
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (False,)
+                assert conn.execute("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class"
+                                    " WHERE relnamespace = 'billing'::regnamespace").fetchall() == [("billing_owner",)]
+                assert conn.execute("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'billing%'"
+                                    " ORDER BY 1").fetchall() == [
+                    ("billing_app", False), ("billing_owner", False), ("billing_reader", False)]
 
 
 def test_a_createrole_user_that_was_granted_billing_owner_migrates_a_second_database(db, login) -> None:
