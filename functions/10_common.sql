@@ -47,7 +47,7 @@ DECLARE
 BEGIN
     SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
+        PERFORM billing.fail('23503', format('currency %L does not exist', left(p_currency, 20)),
             p_hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
     END IF;
     RETURN v_units;
@@ -72,6 +72,12 @@ LANGUAGE plpgsql
 STABLE
 AS $$
 BEGIN
+    -- NaN compares greater than every number (so CHECK (amount > 0) takes it), and numeric takes Infinity.
+    IF NOT abs(p_amount) < 1e15 THEN
+        PERFORM billing.fail('23514', format('%s: amount %s is not a finite amount below 10^15', p_what, p_amount),
+            'NaN, Infinity, -Infinity and amounts of 10^15 or more are refused.',
+            format('Give the amount in %s as a plain decimal number, e.g. 12.50.', p_currency));
+    END IF;
     IF p_amount <> billing.round_money(p_amount, p_currency) THEN
         PERFORM billing.fail('23514',
             format('%s: amount %s has more decimals than %s allows', p_what, p_amount, p_currency),
@@ -82,7 +88,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.check_money(numeric, text, text) IS
-'Raises 23514 when an amount carries more decimals than its currency''s minor units.';
+'Raises 23514 when an amount is not a finite number below 10^15 in absolute value (NaN, Infinity), or carries '
+'more decimals than its currency''s minor units.';
 
 CREATE OR REPLACE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) RETURNS text
 LANGUAGE sql

@@ -56,7 +56,7 @@ BEGIN
     PERFORM billing.lock_order(p_customer_id, p_order_id);
     SELECT p.product_id INTO v_product_id FROM billing.product AS p WHERE p.sku = billing.require(p_sku, 'p_sku');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('product with SKU %L does not exist', p_sku),
+        PERFORM billing.fail('23503', format('product with SKU %L does not exist', left(p_sku, 200)),
             p_hint => 'Create it with billing.create_product first.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.order_line AS l
@@ -93,12 +93,18 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), v_order_id, coalesce(p_order_ref, 'ORDER-' || v_order_id),
         p_currency);
     FOR v_line IN SELECT e.value FROM jsonb_array_elements(p_lines) AS e LOOP
-        IF jsonb_typeof(v_line) <> 'object' OR NOT v_line ?& ARRAY['quantity', 'unit_price']
-            OR NOT (v_line ? 'sku' OR v_line ? 'product_id')
-            OR (v_line ->> 'quantity') !~ '^-?[0-9]+(\.[0-9]+)?$' OR (v_line ->> 'unit_price') !~ '^-?[0-9]+(\.[0-9]+)?$'
-            OR (v_line ->> 'product_id') !~ '^[0-9]{1,18}$' THEN
-            PERFORM billing.fail('22023', 'each order line needs "sku" (or an integer "product_id"), and a "quantity" '
-                'and "unit_price" that are numbers (or decimal strings)', format('given: %s', v_line));
+        -- One OR chain, evaluated left to right: the key tests run only on an object.
+        IF jsonb_typeof(v_line) <> 'object'
+            OR v_line - ARRAY['sku', 'product_id', 'quantity', 'unit_price'] <> '{}'::jsonb
+            OR (v_line ? 'sku') = (v_line ? 'product_id')
+            OR NOT coalesce(
+                jsonb_typeof(v_line -> 'sku') = 'string' OR (v_line ->> 'product_id') ~ '^[0-9]{1,18}$', FALSE
+            )
+            OR NOT coalesce((v_line ->> 'quantity') ~ '^-?[0-9]+(\.[0-9]+)?$', FALSE)
+            OR NOT coalesce((v_line ->> 'unit_price') ~ '^-?[0-9]+(\.[0-9]+)?$', FALSE) THEN
+            PERFORM billing.fail('22023', 'each order line needs "sku" (a string) or an integer "product_id", not both, '
+                'and a "quantity" and "unit_price" that are numbers (or decimal strings); no other key',
+                format('given: %s', left(v_line::text, 200)));
         END IF;
         v_sku := coalesce(v_line ->> 'sku',
             (SELECT p.sku FROM billing.product AS p WHERE p.product_id = (v_line ->> 'product_id')::bigint),
@@ -112,8 +118,8 @@ $$;
 
 COMMENT ON FUNCTION billing.place_order(bigint, text, jsonb, text) IS
 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] '
-'(or "product_id" for "sku"); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is '
-'unique per customer (23505).';
+'(or "product_id" for "sku"; no other key, each value of its type, else 22023); returns the order_id. '
+'p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
 
 CREATE OR REPLACE FUNCTION billing.add_order_charge(
     p_customer_id bigint, p_order_id bigint, p_fee_code text, p_amount numeric, p_description text DEFAULT NULL

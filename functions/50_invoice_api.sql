@@ -4,8 +4,10 @@ CREATE OR REPLACE FUNCTION billing.create_invoice(p_customer_id bigint, p_curren
 RETURNS bigint
 LANGUAGE sql
 AS $$
+    -- The currency is looked up first (23503): an unknown code of another length would not fit char(3).
     INSERT INTO billing.invoice (customer_id, currency, due_date)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_due_date)
+    SELECT billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date
+    WHERE billing.minor_units(billing.require(p_currency, 'p_currency')) IS NOT NULL
     RETURNING invoice_id
 $$;
 
@@ -64,6 +66,9 @@ BEGIN
     END IF;
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'product', billing.require(p_quantity, 'p_quantity'),
         v_order_line.unit_price, billing.round_money(p_quantity * v_order_line.unit_price, v_currency),
         (SELECT p.name FROM billing.product AS p WHERE p.product_id = v_order_line.product_id));
@@ -136,6 +141,9 @@ BEGIN
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     IF v_taxable IS NULL THEN
         SELECT coalesce(sum(l.amount), 0) INTO v_taxable FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_type <> 'tax';
@@ -211,10 +219,12 @@ BEGIN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled: nothing to bill', p_order_id, p_customer_id));
     END IF;
     IF p_quantities IS NOT NULL AND (jsonb_typeof(p_quantities) <> 'object' OR EXISTS (
-        SELECT FROM jsonb_each(p_quantities) AS q WHERE jsonb_typeof(q.value) <> 'number' OR q.key !~ '^[0-9]{1,9}$'
+        SELECT FROM jsonb_each(p_quantities) AS q
+        WHERE jsonb_typeof(q.value) <> 'number' OR q.key !~ '^[1-9][0-9]{0,8}$'
     )) THEN
         PERFORM billing.fail('22023', 'p_quantities must be a JSON object {"<order line no>": quantity, ...}',
-            format('given: %s', left(p_quantities::text, 200)));
+            format('given: %s', left(p_quantities::text, 200)),
+            'Keys are line numbers as written by place_order ("1", not "01"), values numbers.');
     END IF;
     v_invoice_id := billing.create_invoice(p_customer_id, v_order.currency, p_due_date);
     FOR r IN
@@ -234,7 +244,7 @@ BEGIN
         )
     ) THEN
         PERFORM billing.fail('23503', format('p_quantities names lines that order %s of customer %s does not have',
-            p_order_id, p_customer_id), format('given: %s', p_quantities));
+            p_order_id, p_customer_id), format('given: %s', left(p_quantities::text, 200)));
     END IF;
     FOR r IN
         SELECT c.charge_no, c.fee_code, c.amount - c.billed_amount AS amount, c.description

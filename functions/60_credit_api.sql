@@ -26,6 +26,7 @@ BEGIN
     IF p_lines IS NOT NULL AND (jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 OR EXISTS (
         SELECT FROM jsonb_array_elements(p_lines) AS e
         WHERE jsonb_typeof(e.value) <> 'object'
+            OR e.value - ARRAY['line_no', 'quantity', 'amount'] <> '{}'::jsonb
             OR jsonb_typeof(e.value -> 'line_no') IS DISTINCT FROM 'number'
             OR (e.value ->> 'line_no') !~ '^[1-9][0-9]{0,8}$'
             OR (e.value ? 'quantity') = (e.value ? 'amount')
@@ -36,7 +37,7 @@ BEGIN
     )) THEN
         PERFORM billing.fail('22023',
             'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
-            'q and a positive, each line once', format('given: %s', left(p_lines::text, 200)));
+            'q and a positive, each line once, no other key', format('given: %s', left(p_lines::text, 200)));
     END IF;
     -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
     -- of this invoice, so the remainders read below stay true until commit), then the order lines.
@@ -108,7 +109,7 @@ BEGIN
             AND p_lines @> jsonb_build_array(jsonb_build_object('line_no', l.line_no))
     ) < jsonb_array_length(p_lines) THEN
         PERFORM billing.fail('23503', format('p_lines names lines that %s does not have',
-            billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', p_lines));
+            billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', left(p_lines::text, 200)));
     END IF;
     IF v_line_no = 0 THEN
         PERFORM billing.fail('55000', format('%s is credited in full already',

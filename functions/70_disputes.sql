@@ -54,6 +54,13 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF NOT EXISTS (
+        SELECT FROM billing.invoice AS i
+        WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+            AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id')
+    ) THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     UPDATE billing.invoice_dispute AS d SET resolved_at = now(), resolution_note = p_note
     WHERE d.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND d.invoice_id = billing.require(p_invoice_id, 'p_invoice_id') AND d.resolved_at IS NULL;
@@ -64,4 +71,5 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.resolve_dispute(bigint, bigint, text) IS
-'Resolves the open dispute of an invoice, recording the time and an optional note. Not disputed: 55000.';
+'Resolves the open dispute of an invoice, recording the time and an optional note. Not disputed: 55000; no such '
+'invoice of the customer: 23503.';

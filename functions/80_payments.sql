@@ -234,9 +234,11 @@ DECLARE
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method),
+        PERFORM billing.fail('23503', format('payment method %L does not exist', left(p_method, 50)),
             p_hint => 'Use a code from billing.payment_method (CASH, CARD, ...).');
     END IF;
+    -- An unknown currency code of another length would not fit char(3): looked up first (23503).
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
     v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
     -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
     INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
@@ -263,7 +265,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.record_payment(bigint, text, numeric, text, timestamptz, text, text) IS
-'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. '
+'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>, '
+'p_received_at (NULL too) to now(). '
 'Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns '
 'the payment recorded first; with other content it is refused (23505).';
 

@@ -37,6 +37,9 @@ AS $$
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
     WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
         AND i.kind = 'invoice' AND i.currency = p_currency
+        -- Checked once, before any row is read (22004 for a NULL argument, even when nothing is open).
+        AND billing.require(p_customer_id, 'p_customer_id') IS NOT NULL
+        AND billing.require(p_currency, 'p_currency') IS NOT NULL
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d
             WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
@@ -59,7 +62,7 @@ DECLARE
     r record;
 BEGIN
     IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
-        PERFORM billing.fail('22023', format('unknown allocation strategy %L', p_strategy),
+        PERFORM billing.fail('22023', format('unknown allocation strategy %L', left(p_strategy, 50)),
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;

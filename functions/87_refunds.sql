@@ -171,7 +171,16 @@ DECLARE
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method));
+        PERFORM billing.fail('23503', format('payment method %L does not exist', left(p_method, 50)),
+            p_hint => 'Use a code from billing.payment_method (CASH, CARD, ...).');
+    END IF;
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
+    IF p_payment_id IS NOT NULL THEN
+        -- The named payment: the customer's (23503), not canceled (55000), in this currency (23503).
+        IF (SELECT l.currency FROM billing.lock_payment(p_customer_id, p_payment_id) AS l) <> p_currency THEN
+            PERFORM billing.fail('23503', format('%s is not in %s', billing.source_label(p_customer_id, p_payment_id, NULL),
+                p_currency), p_hint => 'Refund a payment in its own currency.');
+        END IF;
     END IF;
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.

@@ -159,7 +159,7 @@ BEGIN
     PERFORM billing.lock_order(p_customer_id, p_order_id);
     SELECT p.product_id INTO v_product_id FROM billing.product AS p WHERE p.sku = billing.require(p_sku, 'p_sku');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('product with SKU %L does not exist', p_sku),
+        PERFORM billing.fail('23503', format('product with SKU %L does not exist', left(p_sku, 200)),
             p_hint => 'Create it with billing.create_product first.');
     END IF;
     SELECT coalesce(max(l.line_no), 0) + 1 INTO v_line_no FROM billing.order_line AS l
@@ -199,6 +199,9 @@ BEGIN
     END IF;
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id;
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     v_line_no := billing.add_line(p_customer_id, p_invoice_id, 'product', billing.require(p_quantity, 'p_quantity'),
         v_order_line.unit_price, billing.round_money(p_quantity * v_order_line.unit_price, v_currency),
         (SELECT p.name FROM billing.product AS p WHERE p.product_id = v_order_line.product_id));
@@ -229,6 +232,9 @@ BEGIN
     SELECT i.currency INTO v_currency FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id');
+    IF NOT FOUND THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     IF v_taxable IS NULL THEN
         SELECT coalesce(sum(l.amount), 0) INTO v_taxable FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_type <> 'tax';
@@ -518,7 +524,7 @@ DECLARE
     r record;
 BEGIN
     IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
-        PERFORM billing.fail('22023', format('unknown allocation strategy %L', p_strategy),
+        PERFORM billing.fail('22023', format('unknown allocation strategy %L', left(p_strategy, 50)),
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
@@ -576,10 +582,12 @@ BEGIN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled: nothing to bill', p_order_id, p_customer_id));
     END IF;
     IF p_quantities IS NOT NULL AND (jsonb_typeof(p_quantities) <> 'object' OR EXISTS (
-        SELECT FROM jsonb_each(p_quantities) AS q WHERE jsonb_typeof(q.value) <> 'number' OR q.key !~ '^[0-9]{1,9}$'
+        SELECT FROM jsonb_each(p_quantities) AS q
+        WHERE jsonb_typeof(q.value) <> 'number' OR q.key !~ '^[1-9][0-9]{0,8}$'
     )) THEN
         PERFORM billing.fail('22023', 'p_quantities must be a JSON object {"<order line no>": quantity, ...}',
-            format('given: %s', left(p_quantities::text, 200)));
+            format('given: %s', left(p_quantities::text, 200)),
+            'Keys are line numbers as written by place_order ("1", not "01"), values numbers.');
     END IF;
     v_invoice_id := billing.create_invoice(p_customer_id, v_order.currency, p_due_date);
     FOR r IN
@@ -599,7 +607,7 @@ BEGIN
         )
     ) THEN
         PERFORM billing.fail('23503', format('p_quantities names lines that order %s of customer %s does not have',
-            p_order_id, p_customer_id), format('given: %s', p_quantities));
+            p_order_id, p_customer_id), format('given: %s', left(p_quantities::text, 200)));
     END IF;
     FOR r IN
         SELECT c.charge_no, c.fee_code, c.amount - c.billed_amount AS amount, c.description
@@ -1194,6 +1202,12 @@ CREATE FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what te
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
+    -- NaN compares greater than every number (so CHECK (amount > 0) takes it), and numeric takes Infinity.
+    IF NOT abs(p_amount) < 1e15 THEN
+        PERFORM billing.fail('23514', format('%s: amount %s is not a finite amount below 10^15', p_what, p_amount),
+            'NaN, Infinity, -Infinity and amounts of 10^15 or more are refused.',
+            format('Give the amount in %s as a plain decimal number, e.g. 12.50.', p_currency));
+    END IF;
     IF p_amount <> billing.round_money(p_amount, p_currency) THEN
         PERFORM billing.fail('23514',
             format('%s: amount %s has more decimals than %s allows', p_what, p_amount, p_currency),
@@ -1207,7 +1221,7 @@ ALTER FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what tex
 
 -- Name: FUNCTION check_money(p_amount numeric, p_currency text, p_what text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what text) IS 'Raises 23514 when an amount carries more decimals than its currency''s minor units.';
+COMMENT ON FUNCTION billing.check_money(p_amount numeric, p_currency text, p_what text) IS 'Raises 23514 when an amount is not a finite number below 10^15 in absolute value (NaN, Infinity), or carries more decimals than its currency''s minor units.';
 
 -- Name: check_period(date, date); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1256,8 +1270,10 @@ CREATE FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+    -- The currency is looked up first (23503): an unknown code of another length would not fit char(3).
     INSERT INTO billing.invoice (customer_id, currency, due_date)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_due_date)
+    SELECT billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date
+    WHERE billing.minor_units(billing.require(p_currency, 'p_currency')) IS NOT NULL
     RETURNING invoice_id
 $$;
 
@@ -1555,10 +1571,14 @@ CASE line_type
     WHEN 'memo'::text THEN ((amount = (0)::numeric) AND (unit_amount IS NULL))
     ELSE (amount >= (0)::numeric)
 END),
+    CONSTRAINT invoice_line_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
+    CONSTRAINT invoice_line_description_length_check CHECK ((char_length(description) <= 2000)),
     CONSTRAINT invoice_line_kind_check CHECK ((kind = 'invoice'::text)),
     CONSTRAINT invoice_line_line_no_check CHECK ((line_no > 0)),
     CONSTRAINT invoice_line_quantity_check CHECK ((quantity > (0)::numeric)),
-    CONSTRAINT invoice_line_unit_amount_check CHECK ((unit_amount >= (0)::numeric))
+    CONSTRAINT invoice_line_quantity_range_check CHECK ((abs(quantity) < '1000000000000000'::numeric)),
+    CONSTRAINT invoice_line_unit_amount_check CHECK ((unit_amount >= (0)::numeric)),
+    CONSTRAINT invoice_line_unit_amount_range_check CHECK ((abs(unit_amount) < '1000000000000000'::numeric))
 );
 
 ALTER TABLE billing.invoice_line OWNER TO billing_owner;
@@ -1590,6 +1610,22 @@ COMMENT ON COLUMN billing.invoice_line.amount IS 'Exact, in the invoice currency
 -- Name: COLUMN invoice_line.description; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.invoice_line.description IS 'Text printed on the line: as the API writes it, the product''s, fee''s or tax authority''s name, or the text given.';
+
+-- Name: CONSTRAINT invoice_line_amount_range_check ON invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_line_amount_range_check ON billing.invoice_line IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT invoice_line_description_length_check ON invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_line_description_length_check ON billing.invoice_line IS 'description is at most 2000 characters.';
+
+-- Name: CONSTRAINT invoice_line_quantity_range_check ON invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_line_quantity_range_check ON billing.invoice_line IS 'quantity is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT invoice_line_unit_amount_range_check ON invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_line_unit_amount_range_check ON billing.invoice_line IS 'unit_amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
 
 -- Name: has_subtype(billing.invoice_line); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1976,6 +2012,7 @@ BEGIN
     IF p_lines IS NOT NULL AND (jsonb_typeof(p_lines) <> 'array' OR jsonb_array_length(p_lines) = 0 OR EXISTS (
         SELECT FROM jsonb_array_elements(p_lines) AS e
         WHERE jsonb_typeof(e.value) <> 'object'
+            OR e.value - ARRAY['line_no', 'quantity', 'amount'] <> '{}'::jsonb
             OR jsonb_typeof(e.value -> 'line_no') IS DISTINCT FROM 'number'
             OR (e.value ->> 'line_no') !~ '^[1-9][0-9]{0,8}$'
             OR (e.value ? 'quantity') = (e.value ? 'amount')
@@ -1986,7 +2023,7 @@ BEGIN
     )) THEN
         PERFORM billing.fail('22023',
             'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
-            'q and a positive, each line once', format('given: %s', left(p_lines::text, 200)));
+            'q and a positive, each line once, no other key', format('given: %s', left(p_lines::text, 200)));
     END IF;
     -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
     -- of this invoice, so the remainders read below stay true until commit), then the order lines.
@@ -2058,7 +2095,7 @@ BEGIN
             AND p_lines @> jsonb_build_array(jsonb_build_object('line_no', l.line_no))
     ) < jsonb_array_length(p_lines) THEN
         PERFORM billing.fail('23503', format('p_lines names lines that %s does not have',
-            billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', p_lines));
+            billing.document_label(p_customer_id, p_invoice_id)), format('given: %s', left(p_lines::text, 200)));
     END IF;
     IF v_line_no = 0 THEN
         PERFORM billing.fail('55000', format('%s is credited in full already',
@@ -2162,7 +2199,12 @@ CREATE TABLE billing.sales_order (
     cancel_reason text,
     comments text,
     CONSTRAINT sales_order_cancel_check CHECK (((is_canceled = (canceled_time IS NOT NULL)) AND (is_canceled = (cancel_reason IS NOT NULL)))),
-    CONSTRAINT sales_order_order_ref_check CHECK ((order_ref <> ''::text))
+    CONSTRAINT sales_order_cancel_reason_blank_check CHECK ((cancel_reason ~ '[^[:space:]]'::text)),
+    CONSTRAINT sales_order_cancel_reason_length_check CHECK ((char_length(cancel_reason) <= 2000)),
+    CONSTRAINT sales_order_comments_length_check CHECK ((char_length(comments) <= 2000)),
+    CONSTRAINT sales_order_order_ref_blank_check CHECK ((order_ref ~ '[^[:space:]]'::text)),
+    CONSTRAINT sales_order_order_ref_check CHECK ((order_ref <> ''::text)),
+    CONSTRAINT sales_order_order_ref_length_check CHECK ((char_length(order_ref) <= 200))
 );
 
 ALTER TABLE billing.sales_order OWNER TO billing_owner;
@@ -2190,6 +2232,26 @@ COMMENT ON COLUMN billing.sales_order.canceled_time IS 'Business time of the can
 -- Name: COLUMN sales_order.cancel_reason; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.sales_order.cancel_reason IS 'Why it was canceled, which its voided invoices, their credit notes and its canceled payments carry too; NULL unless canceled.';
+
+-- Name: CONSTRAINT sales_order_cancel_reason_blank_check ON sales_order; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT sales_order_cancel_reason_blank_check ON billing.sales_order IS 'cancel_reason has a character that is not white space: an empty or blank cancel_reason says nothing.';
+
+-- Name: CONSTRAINT sales_order_cancel_reason_length_check ON sales_order; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT sales_order_cancel_reason_length_check ON billing.sales_order IS 'cancel_reason is at most 2000 characters.';
+
+-- Name: CONSTRAINT sales_order_comments_length_check ON sales_order; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT sales_order_comments_length_check ON billing.sales_order IS 'comments is at most 2000 characters.';
+
+-- Name: CONSTRAINT sales_order_order_ref_blank_check ON sales_order; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT sales_order_order_ref_blank_check ON billing.sales_order IS 'order_ref has a character that is not white space: an empty or blank order_ref says nothing.';
+
+-- Name: CONSTRAINT sales_order_order_ref_length_check ON sales_order; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT sales_order_order_ref_length_check ON billing.sales_order IS 'order_ref is at most 200 characters.';
 
 -- Name: lock_order(bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2280,7 +2342,7 @@ DECLARE
 BEGIN
     SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('currency %L does not exist', p_currency),
+        PERFORM billing.fail('23503', format('currency %L does not exist', left(p_currency, 20)),
             p_hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
     END IF;
     RETURN v_units;
@@ -2305,6 +2367,9 @@ CREATE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) RET
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
     WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
         AND i.kind = 'invoice' AND i.currency = p_currency
+        -- Checked once, before any row is read (22004 for a NULL argument, even when nothing is open).
+        AND billing.require(p_customer_id, 'p_customer_id') IS NOT NULL
+        AND billing.require(p_currency, 'p_currency') IS NOT NULL
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d
             WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
@@ -2595,12 +2660,18 @@ BEGIN
     VALUES (billing.require(p_customer_id, 'p_customer_id'), v_order_id, coalesce(p_order_ref, 'ORDER-' || v_order_id),
         p_currency);
     FOR v_line IN SELECT e.value FROM jsonb_array_elements(p_lines) AS e LOOP
-        IF jsonb_typeof(v_line) <> 'object' OR NOT v_line ?& ARRAY['quantity', 'unit_price']
-            OR NOT (v_line ? 'sku' OR v_line ? 'product_id')
-            OR (v_line ->> 'quantity') !~ '^-?[0-9]+(\.[0-9]+)?$' OR (v_line ->> 'unit_price') !~ '^-?[0-9]+(\.[0-9]+)?$'
-            OR (v_line ->> 'product_id') !~ '^[0-9]{1,18}$' THEN
-            PERFORM billing.fail('22023', 'each order line needs "sku" (or an integer "product_id"), and a "quantity" '
-                'and "unit_price" that are numbers (or decimal strings)', format('given: %s', v_line));
+        -- One OR chain, evaluated left to right: the key tests run only on an object.
+        IF jsonb_typeof(v_line) <> 'object'
+            OR v_line - ARRAY['sku', 'product_id', 'quantity', 'unit_price'] <> '{}'::jsonb
+            OR (v_line ? 'sku') = (v_line ? 'product_id')
+            OR NOT coalesce(
+                jsonb_typeof(v_line -> 'sku') = 'string' OR (v_line ->> 'product_id') ~ '^[0-9]{1,18}$', FALSE
+            )
+            OR NOT coalesce((v_line ->> 'quantity') ~ '^-?[0-9]+(\.[0-9]+)?$', FALSE)
+            OR NOT coalesce((v_line ->> 'unit_price') ~ '^-?[0-9]+(\.[0-9]+)?$', FALSE) THEN
+            PERFORM billing.fail('22023', 'each order line needs "sku" (a string) or an integer "product_id", not both, '
+                'and a "quantity" and "unit_price" that are numbers (or decimal strings); no other key',
+                format('given: %s', left(v_line::text, 200)));
         END IF;
         v_sku := coalesce(v_line ->> 'sku',
             (SELECT p.sku FROM billing.product AS p WHERE p.product_id = (v_line ->> 'product_id')::bigint),
@@ -2616,7 +2687,7 @@ ALTER FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_line
 
 -- Name: FUNCTION place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) IS 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] (or "product_id" for "sku"); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
+COMMENT ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) IS 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] (or "product_id" for "sku"; no other key, each value of its type, else 22023); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
 
 -- Name: record_payment(bigint, text, numeric, text, timestamp with time zone, text, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2632,9 +2703,11 @@ DECLARE
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method),
+        PERFORM billing.fail('23503', format('payment method %L does not exist', left(p_method, 50)),
             p_hint => 'Use a code from billing.payment_method (CASH, CARD, ...).');
     END IF;
+    -- An unknown currency code of another length would not fit char(3): looked up first (23503).
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
     v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
     -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
     INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
@@ -2664,7 +2737,7 @@ ALTER FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_a
 
 -- Name: FUNCTION record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>. Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
+COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>, p_received_at (NULL too) to now(). Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
 
 -- Name: refund(bigint, text, numeric, text, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2682,7 +2755,16 @@ DECLARE
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('payment method %L does not exist', p_method));
+        PERFORM billing.fail('23503', format('payment method %L does not exist', left(p_method, 50)),
+            p_hint => 'Use a code from billing.payment_method (CASH, CARD, ...).');
+    END IF;
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
+    IF p_payment_id IS NOT NULL THEN
+        -- The named payment: the customer's (23503), not canceled (55000), in this currency (23503).
+        IF (SELECT l.currency FROM billing.lock_payment(p_customer_id, p_payment_id) AS l) <> p_currency THEN
+            PERFORM billing.fail('23503', format('%s is not in %s', billing.source_label(p_customer_id, p_payment_id, NULL),
+                p_currency), p_hint => 'Refund a payment in its own currency.');
+        END IF;
     END IF;
     -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
     -- then used oldest first.
@@ -2945,6 +3027,13 @@ CREATE FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigin
     SET lock_timeout TO '5s'
     AS $$
 BEGIN
+    IF NOT EXISTS (
+        SELECT FROM billing.invoice AS i
+        WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
+            AND i.invoice_id = billing.require(p_invoice_id, 'p_invoice_id')
+    ) THEN
+        PERFORM billing.fail('23503', format('invoice %s of customer %s does not exist', p_invoice_id, p_customer_id));
+    END IF;
     UPDATE billing.invoice_dispute AS d SET resolved_at = now(), resolution_note = p_note
     WHERE d.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND d.invoice_id = billing.require(p_invoice_id, 'p_invoice_id') AND d.resolved_at IS NULL;
@@ -2958,7 +3047,7 @@ ALTER FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigint
 
 -- Name: FUNCTION resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text) IS 'Resolves the open dispute of an invoice, recording the time and an optional note. Not disputed: 55000.';
+COMMENT ON FUNCTION billing.resolve_dispute(p_customer_id bigint, p_invoice_id bigint, p_note text) IS 'Resolves the open dispute of an invoice, recording the time and an optional note. Not disputed: 55000; no such invoice of the customer: 23503.';
 
 -- Name: revenue_by_line_type(date, date); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3121,14 +3210,14 @@ COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed 
 CREATE FUNCTION billing.session_customer() RETURNS bigint
     LANGUAGE sql STABLE
     AS $$
-    SELECT nullif(current_setting('billing.customer_id', true), '')::bigint
+    SELECT nullif(current_setting('pgbilling.customer_id', true), '')::bigint
 $$;
 
 ALTER FUNCTION billing.session_customer() OWNER TO billing_owner;
 
 -- Name: FUNCTION session_customer(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.session_customer() IS 'The customer this session acts for (SET billing.customer_id), or NULL when it names none; the row level security policies compare customer_id with it.';
+COMMENT ON FUNCTION billing.session_customer() IS 'The customer this session acts for (SET pgbilling.customer_id), or NULL when it names none; the row level security policies compare customer_id with it.';
 
 -- Name: set_row_security(boolean); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3703,8 +3792,10 @@ CREATE TABLE billing.allocation (
     reason text,
     allocated_by text DEFAULT CURRENT_USER NOT NULL,
     CONSTRAINT allocation_amount_check CHECK (((amount <> (0)::numeric) AND ((amount > (0)::numeric) = (reverses_allocation_id IS NULL)))),
+    CONSTRAINT allocation_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
     CONSTRAINT allocation_credit_note_kind_check CHECK ((credit_note_kind = 'credit_note'::text)),
     CONSTRAINT allocation_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text)),
+    CONSTRAINT allocation_reason_length_check CHECK ((char_length(reason) <= 2000)),
     CONSTRAINT allocation_source_check CHECK ((num_nonnulls(payment_id, credit_note_id) = 1))
 );
 
@@ -3745,6 +3836,14 @@ COMMENT ON COLUMN billing.allocation.reason IS 'Why it was applied or reversed: 
 -- Name: COLUMN allocation.allocated_by; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.allocation.allocated_by IS 'The database role that recorded it (default current_user).';
+
+-- Name: CONSTRAINT allocation_amount_range_check ON allocation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT allocation_amount_range_check ON billing.allocation IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT allocation_reason_length_check ON allocation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT allocation_reason_length_check ON billing.allocation IS 'reason is at most 2000 characters.';
 
 -- Name: active_allocation; Type: VIEW; Schema: billing; Owner: billing_owner
 
@@ -3901,9 +4000,11 @@ CREATE TABLE billing.credit_note_line (
     quantity numeric,
     amount numeric NOT NULL,
     CONSTRAINT credit_note_line_amount_check CHECK (((amount <> (0)::numeric) OR (quantity IS NOT NULL))),
+    CONSTRAINT credit_note_line_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
     CONSTRAINT credit_note_line_kind_check CHECK ((kind = 'credit_note'::text)),
     CONSTRAINT credit_note_line_line_no_check CHECK ((line_no > 0)),
-    CONSTRAINT credit_note_line_quantity_check CHECK ((quantity > (0)::numeric))
+    CONSTRAINT credit_note_line_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT credit_note_line_quantity_range_check CHECK ((abs(quantity) < '1000000000000000'::numeric))
 );
 
 ALTER TABLE billing.credit_note_line OWNER TO billing_owner;
@@ -3936,6 +4037,14 @@ COMMENT ON COLUMN billing.credit_note_line.quantity IS 'Units given back (those 
 
 COMMENT ON COLUMN billing.credit_note_line.amount IS 'Same sign as the credited line''s amount (negative when a discount is given back); never more than it.';
 
+-- Name: CONSTRAINT credit_note_line_amount_range_check ON credit_note_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT credit_note_line_amount_range_check ON billing.credit_note_line IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT credit_note_line_quantity_range_check ON credit_note_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT credit_note_line_quantity_range_check ON billing.credit_note_line IS 'quantity is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
 -- Name: currency; Type: TABLE; Schema: billing; Owner: billing_owner
 
 CREATE TABLE billing.currency (
@@ -3967,7 +4076,10 @@ CREATE TABLE billing.customer (
     name text NOT NULL,
     email text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT customer_name_check CHECK ((name <> ''::text))
+    CONSTRAINT customer_email_length_check CHECK ((char_length(email) <= 254)),
+    CONSTRAINT customer_name_blank_check CHECK ((name ~ '[^[:space:]]'::text)),
+    CONSTRAINT customer_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT customer_name_length_check CHECK ((char_length(name) <= 200))
 );
 
 ALTER TABLE billing.customer OWNER TO billing_owner;
@@ -3975,6 +4087,18 @@ ALTER TABLE billing.customer OWNER TO billing_owner;
 -- Name: TABLE customer; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON TABLE billing.customer IS 'Who buys. customer_id leads the key of every table the customer owns.';
+
+-- Name: CONSTRAINT customer_email_length_check ON customer; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT customer_email_length_check ON billing.customer IS 'email is at most 254 characters.';
+
+-- Name: CONSTRAINT customer_name_blank_check ON customer; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT customer_name_blank_check ON billing.customer IS 'name has a character that is not white space: an empty or blank name says nothing.';
+
+-- Name: CONSTRAINT customer_name_length_check ON customer; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT customer_name_length_check ON billing.customer IS 'name is at most 200 characters.';
 
 -- Name: invoice; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -3992,9 +4116,11 @@ CREATE TABLE billing.invoice (
     reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     comments text,
+    CONSTRAINT invoice_comments_length_check CHECK ((char_length(comments) <= 2000)),
     CONSTRAINT invoice_credited_invoice_check CHECK (((kind = 'credit_note'::text) = (credited_invoice_id IS NOT NULL))),
     CONSTRAINT invoice_issued_check CHECK ((((status = 'issued'::text) = (invoice_no IS NOT NULL)) AND ((status = 'issued'::text) = (issued_at IS NOT NULL)) AND ((status = 'issued'::text) = (total IS NOT NULL)))),
     CONSTRAINT invoice_kind_check CHECK ((kind = ANY (ARRAY['invoice'::text, 'credit_note'::text]))),
+    CONSTRAINT invoice_reason_length_check CHECK ((char_length(reason) <= 2000)),
     CONSTRAINT invoice_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'issued'::text]))),
     CONSTRAINT invoice_total_check CHECK ((total >= (0)::numeric))
 );
@@ -4036,6 +4162,14 @@ COMMENT ON COLUMN billing.invoice.credited_invoice_id IS 'For a credit note: the
 -- Name: COLUMN invoice.reason; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.invoice.reason IS 'For a credit note: why it was issued.';
+
+-- Name: CONSTRAINT invoice_comments_length_check ON invoice; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_comments_length_check ON billing.invoice IS 'comments is at most 2000 characters.';
+
+-- Name: CONSTRAINT invoice_reason_length_check ON invoice; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_reason_length_check ON billing.invoice IS 'reason is at most 2000 characters.';
 
 -- Name: invoice_balance; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -4090,7 +4224,12 @@ CREATE TABLE billing.payment (
     reference text,
     comments text,
     CONSTRAINT payment_amount_check CHECK ((amount > (0)::numeric)),
-    CONSTRAINT payment_payment_no_check CHECK ((payment_no <> ''::text))
+    CONSTRAINT payment_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
+    CONSTRAINT payment_comments_length_check CHECK ((char_length(comments) <= 2000)),
+    CONSTRAINT payment_payment_no_blank_check CHECK ((payment_no ~ '[^[:space:]]'::text)),
+    CONSTRAINT payment_payment_no_check CHECK ((payment_no <> ''::text)),
+    CONSTRAINT payment_payment_no_length_check CHECK ((char_length(payment_no) <= 200)),
+    CONSTRAINT payment_reference_length_check CHECK ((char_length(reference) <= 200))
 );
 
 ALTER TABLE billing.payment OWNER TO billing_owner;
@@ -4118,6 +4257,26 @@ COMMENT ON COLUMN billing.payment.recorded_at IS 'When pgbilling recorded it: wh
 -- Name: COLUMN payment.reference; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.payment.reference IS 'The bank''s or gateway''s reference, if given; a customer statement shows it as the note.';
+
+-- Name: CONSTRAINT payment_amount_range_check ON payment; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_amount_range_check ON billing.payment IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT payment_comments_length_check ON payment; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_comments_length_check ON billing.payment IS 'comments is at most 2000 characters.';
+
+-- Name: CONSTRAINT payment_payment_no_blank_check ON payment; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_payment_no_blank_check ON billing.payment IS 'payment_no has a character that is not white space: an empty or blank payment_no says nothing.';
+
+-- Name: CONSTRAINT payment_payment_no_length_check ON payment; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_payment_no_length_check ON billing.payment IS 'payment_no is at most 200 characters.';
+
+-- Name: CONSTRAINT payment_reference_length_check ON payment; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_reference_length_check ON billing.payment IS 'reference is at most 200 characters.';
 
 -- Name: payment_balance; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -4329,7 +4488,9 @@ CREATE TABLE billing.invoice_cancellation (
     canceled_time timestamp with time zone NOT NULL,
     cancel_reason text NOT NULL,
     credit_note_id bigint NOT NULL,
-    CONSTRAINT invoice_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text))
+    CONSTRAINT invoice_cancellation_cancel_reason_blank_check CHECK ((cancel_reason ~ '[^[:space:]]'::text)),
+    CONSTRAINT invoice_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text)),
+    CONSTRAINT invoice_cancellation_cancel_reason_length_check CHECK ((char_length(cancel_reason) <= 2000))
 );
 
 ALTER TABLE billing.invoice_cancellation OWNER TO billing_owner;
@@ -4349,6 +4510,14 @@ COMMENT ON COLUMN billing.invoice_cancellation.cancel_reason IS 'Why it was canc
 -- Name: COLUMN invoice_cancellation.credit_note_id; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.invoice_cancellation.credit_note_id IS 'The issued credit note that voided it, crediting all the invoice had left (else 55000).';
+
+-- Name: CONSTRAINT invoice_cancellation_cancel_reason_blank_check ON invoice_cancellation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_cancellation_cancel_reason_blank_check ON billing.invoice_cancellation IS 'cancel_reason has a character that is not white space: an empty or blank cancel_reason says nothing.';
+
+-- Name: CONSTRAINT invoice_cancellation_cancel_reason_length_check ON invoice_cancellation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_cancellation_cancel_reason_length_check ON billing.invoice_cancellation IS 'cancel_reason is at most 2000 characters.';
 
 -- Name: invoice_discount_line; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -4387,7 +4556,10 @@ CREATE TABLE billing.invoice_dispute (
     resolved_at timestamp with time zone,
     resolution_note text,
     CONSTRAINT invoice_dispute_dispute_no_check CHECK ((dispute_no > 0)),
+    CONSTRAINT invoice_dispute_reason_blank_check CHECK ((reason ~ '[^[:space:]]'::text)),
     CONSTRAINT invoice_dispute_reason_check CHECK ((reason <> ''::text)),
+    CONSTRAINT invoice_dispute_reason_length_check CHECK ((char_length(reason) <= 2000)),
+    CONSTRAINT invoice_dispute_resolution_note_length_check CHECK ((char_length(resolution_note) <= 2000)),
     CONSTRAINT invoice_dispute_resolved_check CHECK (((resolved_at IS NOT NULL) OR (resolution_note IS NULL)))
 );
 
@@ -4416,6 +4588,18 @@ COMMENT ON COLUMN billing.invoice_dispute.resolved_at IS 'When it was resolved (
 -- Name: COLUMN invoice_dispute.resolution_note; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.invoice_dispute.resolution_note IS 'How it was resolved; only with resolved_at. A resolved dispute never changes (PB001).';
+
+-- Name: CONSTRAINT invoice_dispute_reason_blank_check ON invoice_dispute; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_dispute_reason_blank_check ON billing.invoice_dispute IS 'reason has a character that is not white space: an empty or blank reason says nothing.';
+
+-- Name: CONSTRAINT invoice_dispute_reason_length_check ON invoice_dispute; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_dispute_reason_length_check ON billing.invoice_dispute IS 'reason is at most 2000 characters.';
+
+-- Name: CONSTRAINT invoice_dispute_resolution_note_length_check ON invoice_dispute; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_dispute_resolution_note_length_check ON billing.invoice_dispute IS 'resolution_note is at most 2000 characters.';
 
 -- Name: invoice_fee_line; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -4498,7 +4682,8 @@ CREATE TABLE billing.invoice_tax_line (
     taxable_amount numeric NOT NULL,
     CONSTRAINT invoice_tax_line_line_type_check CHECK ((line_type = 'tax'::text)),
     CONSTRAINT invoice_tax_line_rate_check CHECK (((rate >= (0)::numeric) AND (rate <= (1)::numeric))),
-    CONSTRAINT invoice_tax_line_taxable_amount_check CHECK ((taxable_amount >= (0)::numeric))
+    CONSTRAINT invoice_tax_line_taxable_amount_check CHECK ((taxable_amount >= (0)::numeric)),
+    CONSTRAINT invoice_tax_line_taxable_amount_range_check CHECK ((abs(taxable_amount) < '1000000000000000'::numeric))
 );
 
 ALTER TABLE billing.invoice_tax_line OWNER TO billing_owner;
@@ -4522,6 +4707,10 @@ COMMENT ON COLUMN billing.invoice_tax_line.rate IS 'A fraction: 0.19 is 19 %.';
 -- Name: COLUMN invoice_tax_line.taxable_amount; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.invoice_tax_line.taxable_amount IS 'The base the rate applies to; billing.add_tax_line defaults it to the sum of the invoice''s non-tax lines so far.';
+
+-- Name: CONSTRAINT invoice_tax_line_taxable_amount_range_check ON invoice_tax_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_tax_line_taxable_amount_range_check ON billing.invoice_tax_line IS 'taxable_amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
 
 -- Name: invoice_line_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
@@ -4642,7 +4831,9 @@ CREATE TABLE billing.invoice_memo_line (
     line_type text DEFAULT 'memo'::text NOT NULL,
     memo text NOT NULL,
     CONSTRAINT invoice_memo_line_line_type_check CHECK ((line_type = 'memo'::text)),
-    CONSTRAINT invoice_memo_line_memo_check CHECK ((memo <> ''::text))
+    CONSTRAINT invoice_memo_line_memo_blank_check CHECK ((memo ~ '[^[:space:]]'::text)),
+    CONSTRAINT invoice_memo_line_memo_check CHECK ((memo <> ''::text)),
+    CONSTRAINT invoice_memo_line_memo_length_check CHECK ((char_length(memo) <= 2000))
 );
 
 ALTER TABLE billing.invoice_memo_line OWNER TO billing_owner;
@@ -4659,6 +4850,14 @@ COMMENT ON COLUMN billing.invoice_memo_line.line_type IS 'Always memo: carried i
 
 COMMENT ON COLUMN billing.invoice_memo_line.memo IS 'The text printed on the invoice; not empty.';
 
+-- Name: CONSTRAINT invoice_memo_line_memo_blank_check ON invoice_memo_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_memo_line_memo_blank_check ON billing.invoice_memo_line IS 'memo has a character that is not white space: an empty or blank memo says nothing.';
+
+-- Name: CONSTRAINT invoice_memo_line_memo_length_check ON invoice_memo_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT invoice_memo_line_memo_length_check ON billing.invoice_memo_line IS 'memo is at most 2000 characters.';
+
 -- Name: write_off; Type: TABLE; Schema: billing; Owner: billing_owner
 
 CREATE TABLE billing.write_off (
@@ -4672,7 +4871,9 @@ CREATE TABLE billing.write_off (
     reason text,
     written_off_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     CONSTRAINT write_off_amount_check CHECK (((amount <> (0)::numeric) AND ((amount > (0)::numeric) = (reverses_write_off_id IS NULL)))),
-    CONSTRAINT write_off_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text))
+    CONSTRAINT write_off_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
+    CONSTRAINT write_off_invoice_kind_check CHECK ((invoice_kind = 'invoice'::text)),
+    CONSTRAINT write_off_reason_length_check CHECK ((char_length(reason) <= 2000))
 );
 
 ALTER TABLE billing.write_off OWNER TO billing_owner;
@@ -4700,6 +4901,14 @@ COMMENT ON COLUMN billing.write_off.reason IS 'Why it was written off; in a reve
 -- Name: COLUMN write_off.written_off_at; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.write_off.written_off_at IS 'When pgbilling recorded it, stamped by its trigger: what point-in-time balances go by.';
+
+-- Name: CONSTRAINT write_off_amount_range_check ON write_off; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT write_off_amount_range_check ON billing.write_off IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT write_off_reason_length_check ON write_off; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT write_off_reason_length_check ON billing.write_off IS 'reason is at most 2000 characters.';
 
 -- Name: invoice_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
@@ -4846,8 +5055,10 @@ CREATE TABLE billing.order_charge (
     added_at timestamp with time zone DEFAULT now() NOT NULL,
     billed_amount numeric DEFAULT 0 NOT NULL,
     CONSTRAINT order_charge_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT order_charge_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
     CONSTRAINT order_charge_billed_amount_check CHECK (((billed_amount >= (0)::numeric) AND (billed_amount <= amount))),
-    CONSTRAINT order_charge_charge_no_check CHECK ((charge_no > 0))
+    CONSTRAINT order_charge_charge_no_check CHECK ((charge_no > 0)),
+    CONSTRAINT order_charge_description_length_check CHECK ((char_length(description) <= 2000))
 );
 
 ALTER TABLE billing.order_charge OWNER TO billing_owner;
@@ -4876,6 +5087,14 @@ COMMENT ON COLUMN billing.order_charge.added_at IS 'When the charge was added to
 
 COMMENT ON COLUMN billing.order_charge.billed_amount IS 'Amount on issued invoices less amount given back by credit notes. Kept by triggers only.';
 
+-- Name: CONSTRAINT order_charge_amount_range_check ON order_charge; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT order_charge_amount_range_check ON billing.order_charge IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT order_charge_description_length_check ON order_charge; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT order_charge_description_length_check ON billing.order_charge IS 'description is at most 2000 characters.';
+
 -- Name: order_line; Type: TABLE; Schema: billing; Owner: billing_owner
 
 CREATE TABLE billing.order_line (
@@ -4889,7 +5108,9 @@ CREATE TABLE billing.order_line (
     CONSTRAINT order_line_billed_quantity_check CHECK (((billed_quantity >= (0)::numeric) AND (billed_quantity <= quantity))),
     CONSTRAINT order_line_line_no_check CHECK ((line_no > 0)),
     CONSTRAINT order_line_quantity_check CHECK ((quantity > (0)::numeric)),
-    CONSTRAINT order_line_unit_price_check CHECK ((unit_price >= (0)::numeric))
+    CONSTRAINT order_line_quantity_range_check CHECK ((abs(quantity) < '1000000000000000'::numeric)),
+    CONSTRAINT order_line_unit_price_check CHECK ((unit_price >= (0)::numeric)),
+    CONSTRAINT order_line_unit_price_range_check CHECK ((abs(unit_price) < '1000000000000000'::numeric))
 );
 
 ALTER TABLE billing.order_line OWNER TO billing_owner;
@@ -4909,6 +5130,14 @@ COMMENT ON COLUMN billing.order_line.unit_price IS 'Price per unit in the order 
 -- Name: COLUMN order_line.billed_quantity; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.order_line.billed_quantity IS 'Quantity on issued invoices less quantity given back by credit notes. Kept by triggers only; its CHECK is what stops over-billing, and its row lock serializes concurrent billing of the line.';
+
+-- Name: CONSTRAINT order_line_quantity_range_check ON order_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT order_line_quantity_range_check ON billing.order_line IS 'quantity is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT order_line_unit_price_range_check ON order_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT order_line_unit_price_range_check ON billing.order_line IS 'unit_price is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
 
 -- Name: order_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
@@ -5024,7 +5253,9 @@ CREATE TABLE billing.payment_cancellation (
     canceled_time timestamp with time zone NOT NULL,
     cancel_reason text NOT NULL,
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    CONSTRAINT payment_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text))
+    CONSTRAINT payment_cancellation_cancel_reason_blank_check CHECK ((cancel_reason ~ '[^[:space:]]'::text)),
+    CONSTRAINT payment_cancellation_cancel_reason_check CHECK ((cancel_reason <> ''::text)),
+    CONSTRAINT payment_cancellation_cancel_reason_length_check CHECK ((char_length(cancel_reason) <= 2000))
 );
 
 ALTER TABLE billing.payment_cancellation OWNER TO billing_owner;
@@ -5044,6 +5275,14 @@ COMMENT ON COLUMN billing.payment_cancellation.cancel_reason IS 'Why it was canc
 -- Name: COLUMN payment_cancellation.recorded_at; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.payment_cancellation.recorded_at IS 'When pgbilling canceled the payment and voided its rest (after its allocations were reversed): what point-in-time reports go by. canceled_time is the business time of the cancellation.';
+
+-- Name: CONSTRAINT payment_cancellation_cancel_reason_blank_check ON payment_cancellation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_cancellation_cancel_reason_blank_check ON billing.payment_cancellation IS 'cancel_reason has a character that is not white space: an empty or blank cancel_reason says nothing.';
+
+-- Name: CONSTRAINT payment_cancellation_cancel_reason_length_check ON payment_cancellation; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT payment_cancellation_cancel_reason_length_check ON billing.payment_cancellation IS 'cancel_reason is at most 2000 characters.';
 
 -- Name: payment_method; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -5177,7 +5416,12 @@ CREATE TABLE billing.product (
     sku text NOT NULL,
     name text NOT NULL,
     description text,
-    CONSTRAINT product_sku_check CHECK ((sku <> ''::text))
+    CONSTRAINT product_description_length_check CHECK ((char_length(description) <= 2000)),
+    CONSTRAINT product_name_blank_check CHECK ((name ~ '[^[:space:]]'::text)),
+    CONSTRAINT product_name_length_check CHECK ((char_length(name) <= 200)),
+    CONSTRAINT product_sku_blank_check CHECK ((sku ~ '[^[:space:]]'::text)),
+    CONSTRAINT product_sku_check CHECK ((sku <> ''::text)),
+    CONSTRAINT product_sku_length_check CHECK ((char_length(sku) <= 200))
 );
 
 ALTER TABLE billing.product OWNER TO billing_owner;
@@ -5189,6 +5433,26 @@ COMMENT ON TABLE billing.product IS 'What the shop sells. Order lines name a pro
 -- Name: COLUMN product.sku; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.product.sku IS 'Stock keeping unit: the shop''s own product code, unique.';
+
+-- Name: CONSTRAINT product_description_length_check ON product; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT product_description_length_check ON billing.product IS 'description is at most 2000 characters.';
+
+-- Name: CONSTRAINT product_name_blank_check ON product; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT product_name_blank_check ON billing.product IS 'name has a character that is not white space: an empty or blank name says nothing.';
+
+-- Name: CONSTRAINT product_name_length_check ON product; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT product_name_length_check ON billing.product IS 'name is at most 200 characters.';
+
+-- Name: CONSTRAINT product_sku_blank_check ON product; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT product_sku_blank_check ON billing.product IS 'sku has a character that is not white space: an empty or blank sku says nothing.';
+
+-- Name: CONSTRAINT product_sku_length_check ON product; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT product_sku_length_check ON billing.product IS 'sku is at most 200 characters.';
 
 -- Name: product_product_id_seq; Type: SEQUENCE; Schema: billing; Owner: billing_owner
 
@@ -5212,7 +5476,9 @@ CREATE TABLE billing.refund (
     refunded_at timestamp with time zone DEFAULT now() NOT NULL,
     recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     reason text,
-    CONSTRAINT refund_amount_check CHECK ((amount > (0)::numeric))
+    CONSTRAINT refund_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT refund_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
+    CONSTRAINT refund_reason_length_check CHECK ((char_length(reason) <= 2000))
 );
 
 ALTER TABLE billing.refund OWNER TO billing_owner;
@@ -5237,6 +5503,14 @@ COMMENT ON COLUMN billing.refund.recorded_at IS 'When pgbilling recorded it, sta
 
 COMMENT ON COLUMN billing.refund.reason IS 'Why the money was paid back; the order''s cancel reason when canceling an order refunded it.';
 
+-- Name: CONSTRAINT refund_amount_range_check ON refund; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT refund_amount_range_check ON billing.refund IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
+
+-- Name: CONSTRAINT refund_reason_length_check ON refund; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT refund_reason_length_check ON billing.refund IS 'reason is at most 2000 characters.';
+
 -- Name: refund_part; Type: TABLE; Schema: billing; Owner: billing_owner
 
 CREATE TABLE billing.refund_part (
@@ -5249,6 +5523,7 @@ CREATE TABLE billing.refund_part (
     credit_note_kind text DEFAULT 'credit_note'::text NOT NULL,
     amount numeric NOT NULL,
     CONSTRAINT refund_part_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT refund_part_amount_range_check CHECK ((abs(amount) < '1000000000000000'::numeric)),
     CONSTRAINT refund_part_credit_note_kind_check CHECK ((credit_note_kind = 'credit_note'::text)),
     CONSTRAINT refund_part_source_check CHECK ((num_nonnulls(payment_id, credit_note_id) = 1))
 );
@@ -5274,6 +5549,10 @@ COMMENT ON COLUMN billing.refund_part.credit_note_kind IS 'Always credit_note: c
 -- Name: COLUMN refund_part.amount; Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON COLUMN billing.refund_part.amount IS 'What it takes from its source''s open credit: > 0, never more than the source has left (23514).';
+
+-- Name: CONSTRAINT refund_part_amount_range_check ON refund_part; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON CONSTRAINT refund_part_amount_range_check ON billing.refund_part IS 'amount is a finite number below 10^15 in absolute value: NaN, Infinity and -Infinity are refused (NaN compares greater than every number, so the other CHECKs let it through).';
 
 -- Name: refund_refund_id_seq; Type: SEQUENCE; Schema: billing; Owner: billing_owner
 
