@@ -87,18 +87,24 @@ ALTER FUNCTION billing.customer_statement SECURITY DEFINER SET search_path = bil
 ALTER FUNCTION billing.tax_summary SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.revenue_by_line_type SECURITY DEFINER SET search_path = billing, pg_temp
 SET lock_timeout = '5s';
+ALTER FUNCTION billing.verify_chain SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
+ALTER FUNCTION billing.chain_heads SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 -- Views run as their owner, but the functions they call run as the reader: rounding reads billing.currency.
 ALTER FUNCTION billing.minor_units SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 
 GRANT EXECUTE ON FUNCTION
 billing.open_invoices, billing.open_items, billing.ar_aging, billing.customer_statement, billing.tax_summary,
-billing.revenue_by_line_type, billing.minor_units, billing.round_money
+billing.revenue_by_line_type, billing.verify_chain, billing.chain_heads, billing.minor_units, billing.round_money
 TO billing_app, billing_reader;
 
 GRANT SELECT ON
 billing.order_summary, billing.invoice_summary, billing.invoice_line_summary, billing.payment_summary,
 billing.customer_balance, billing.active_allocation, billing.unapplied_cash
 TO billing_app, billing_reader;
+
+-- A deferred trigger runs at commit, and before PostgreSQL 17 as whoever commits, not as the role whose statement
+-- queued it: billing_app, which may not read the tables it checks. So it runs as billing_owner.
+ALTER FUNCTION billing.refund_complete SECURITY DEFINER SET search_path = billing, pg_temp;
 
 -- The row level security policies call it as whoever reads (functions/98_row_security.sql).
 GRANT EXECUTE ON FUNCTION billing.session_customer TO billing_app, billing_reader;
