@@ -151,11 +151,11 @@ BEGIN
     IF p_is_charge THEN
         SELECT c.amount, c.billed_amount INTO v_limit, v_billed FROM billing.order_charge AS c
         WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no
-        FOR UPDATE;
+        FOR NO KEY UPDATE;
     ELSE
         SELECT l.quantity, l.billed_quantity INTO v_limit, v_billed FROM billing.order_line AS l
         WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
-        FOR UPDATE;
+        FOR NO KEY UPDATE;
     END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',

@@ -31,7 +31,7 @@ BEGIN
     SELECT o.* INTO v_order FROM billing.sales_order AS o
     WHERE o.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND o.order_id = billing.require(p_order_id, 'p_order_id')
-    FOR UPDATE;
+    FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order %s of customer %s does not exist', p_order_id, p_customer_id),
             p_hint => 'An order is addressed by its customer and order id together.');

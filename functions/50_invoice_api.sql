@@ -194,6 +194,17 @@ BEGIN
     ELSIF v_status = 'issued' THEN
         PERFORM billing.fail('55000', format('%s is issued already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
+    -- The orders it bills before the number series (which issuing locks next): the lock order of bill_order.
+    PERFORM FROM billing.sales_order AS o
+    WHERE o.customer_id = p_customer_id AND o.order_id IN (
+        SELECT p.order_id FROM billing.invoice_product_line AS p
+        WHERE p.customer_id = p_customer_id AND p.invoice_id = p_invoice_id
+        UNION
+        SELECT f.order_id FROM billing.invoice_fee_line AS f
+        WHERE f.customer_id = p_customer_id AND f.invoice_id = p_invoice_id
+    )
+    ORDER BY o.order_id
+    FOR SHARE;
     UPDATE billing.invoice AS i SET status = 'issued'
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
     RETURNING i.invoice_no INTO v_no;

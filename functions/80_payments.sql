@@ -187,16 +187,16 @@ BEGIN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
             billing.source_label(OLD.customer_id, OLD.payment_id, NULL), TG_OP));
     END IF;
+    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+    FOR UPDATE;
     IF EXISTS (
         SELECT FROM billing.payment_cancellation AS pc
         WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = NEW.payment_id
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
     END IF;
-    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
-    FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
     PERFORM billing.unallocate(a.customer_id, a.allocation_id, NEW.cancel_reason)
     FROM (

@@ -59,6 +59,7 @@ DECLARE
     v_currency text;
     v_left numeric;
     v_exact bigint;
+    v_locked bigint [];
     r record;
 BEGIN
     IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
@@ -67,15 +68,18 @@ BEGIN
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
     -- Lock the customer's open, undisputed invoices in this currency in invoice_id order (after the payment),
-    -- then take them oldest first.
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id
-        AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
-    ORDER BY b.invoice_id
-    FOR UPDATE;
+    -- then take them oldest first; only those: one that opened since (just issued) was not locked, and what it
+    -- has open could change before it is allocated to.
+    SELECT array_agg(x.invoice_id) INTO v_locked FROM (
+        SELECT b.invoice_id FROM billing.invoice_balance AS b
+        WHERE b.customer_id = p_customer_id
+            AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
+        ORDER BY b.invoice_id
+        FOR UPDATE
+    ) AS x;
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
         SELECT o.invoice_id INTO v_exact FROM billing.open_invoices(p_customer_id, v_currency) AS o
-        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
+        WHERE o.open_amount = v_left AND o.invoice_id = ANY(v_locked) ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
         IF v_exact IS NOT NULL THEN
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
             RETURN QUERY SELECT v_exact, v_left;
@@ -85,6 +89,7 @@ BEGIN
     IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
         FOR r IN
             SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
+            WHERE o.invoice_id = ANY(v_locked)
             ORDER BY o.due, o.issued_at, o.invoice_no
         LOOP
             EXIT WHEN v_left = 0;

@@ -521,6 +521,7 @@ DECLARE
     v_currency text;
     v_left numeric;
     v_exact bigint;
+    v_locked bigint [];
     r record;
 BEGIN
     IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
@@ -529,15 +530,18 @@ BEGIN
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
     -- Lock the customer's open, undisputed invoices in this currency in invoice_id order (after the payment),
-    -- then take them oldest first.
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id
-        AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
-    ORDER BY b.invoice_id
-    FOR UPDATE;
+    -- then take them oldest first; only those: one that opened since (just issued) was not locked, and what it
+    -- has open could change before it is allocated to.
+    SELECT array_agg(x.invoice_id) INTO v_locked FROM (
+        SELECT b.invoice_id FROM billing.invoice_balance AS b
+        WHERE b.customer_id = p_customer_id
+            AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
+        ORDER BY b.invoice_id
+        FOR UPDATE
+    ) AS x;
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
         SELECT o.invoice_id INTO v_exact FROM billing.open_invoices(p_customer_id, v_currency) AS o
-        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
+        WHERE o.open_amount = v_left AND o.invoice_id = ANY(v_locked) ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
         IF v_exact IS NOT NULL THEN
             PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
             RETURN QUERY SELECT v_exact, v_left;
@@ -547,6 +551,7 @@ BEGIN
     IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
         FOR r IN
             SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
+            WHERE o.invoice_id = ANY(v_locked)
             ORDER BY o.due, o.issued_at, o.invoice_no
         LOOP
             EXIT WHEN v_left = 0;
@@ -647,11 +652,11 @@ BEGIN
     IF p_is_charge THEN
         SELECT c.amount, c.billed_amount INTO v_limit, v_billed FROM billing.order_charge AS c
         WHERE c.customer_id = p_customer_id AND c.order_id = p_order_id AND c.charge_no = p_item_no
-        FOR UPDATE;
+        FOR NO KEY UPDATE;
     ELSE
         SELECT l.quantity, l.billed_quantity INTO v_limit, v_billed FROM billing.order_line AS l
         WHERE l.customer_id = p_customer_id AND l.order_id = p_order_id AND l.line_no = p_item_no
-        FOR UPDATE;
+        FOR NO KEY UPDATE;
     END IF;
     IF v_billed + p_delta > v_limit THEN
         PERFORM billing.fail('23514', format('%s would over-bill %s %s of order %s of customer %s',
@@ -1040,7 +1045,9 @@ COMMENT ON FUNCTION billing.chain_head_rules() IS 'Trigger on chain_head and glo
 -- Name: chain_heads(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, customer_id bigint, link_no bigint, link_hash text, linked_at timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'billing', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
     SELECT
         g.chain,
@@ -2132,6 +2139,17 @@ BEGIN
     ELSIF v_status = 'issued' THEN
         PERFORM billing.fail('55000', format('%s is issued already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
+    -- The orders it bills before the number series (which issuing locks next): the lock order of bill_order.
+    PERFORM FROM billing.sales_order AS o
+    WHERE o.customer_id = p_customer_id AND o.order_id IN (
+        SELECT p.order_id FROM billing.invoice_product_line AS p
+        WHERE p.customer_id = p_customer_id AND p.invoice_id = p_invoice_id
+        UNION
+        SELECT f.order_id FROM billing.invoice_fee_line AS f
+        WHERE f.customer_id = p_customer_id AND f.invoice_id = p_invoice_id
+    )
+    ORDER BY o.order_id
+    FOR SHARE;
     UPDATE billing.invoice AS i SET status = 'issued'
     WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
     RETURNING i.invoice_no INTO v_no;
@@ -2264,7 +2282,7 @@ BEGIN
     SELECT o.* INTO v_order FROM billing.sales_order AS o
     WHERE o.customer_id = billing.require(p_customer_id, 'p_customer_id')
         AND o.order_id = billing.require(p_order_id, 'p_order_id')
-    FOR UPDATE;
+    FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         PERFORM billing.fail('23503', format('order %s of customer %s does not exist', p_order_id, p_customer_id),
             p_hint => 'An order is addressed by its customer and order id together.');
@@ -2551,16 +2569,16 @@ BEGIN
         PERFORM billing.fail('PB001', format('the cancellation of %s is history: %s refused',
             billing.source_label(OLD.customer_id, OLD.payment_id, NULL), TG_OP));
     END IF;
+    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
+    FOR UPDATE;
     IF EXISTS (
         SELECT FROM billing.payment_cancellation AS pc
         WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = NEW.payment_id
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
     END IF;
-    -- The payment is locked before its allocations are read, so one committing concurrently is seen and reversed.
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
-    FOR UPDATE;
     -- Every allocation still standing is reversed, invoices in id order; the unallocated rest is voided.
     PERFORM billing.unallocate(a.customer_id, a.allocation_id, NEW.cancel_reason)
     FROM (
@@ -2858,7 +2876,8 @@ COMMENT ON FUNCTION billing.refund_chained() IS 'Trigger after a refund part is 
 -- Name: refund_complete(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.refund_complete() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'billing', 'pg_temp'
     AS $$
 DECLARE
     v_parts numeric;
@@ -3129,6 +3148,13 @@ BEGIN
     -- The payments that paid those invoices, before they are voided.
     SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.active_allocation AS a
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
+    -- The credit-note series and every payment of those invoices, before any invoice: the lock order of the
+    -- allocating functions, so canceling an order cannot deadlock with an allocation to one of its invoices.
+    PERFORM billing.lock_series(NEW.customer_id, 'credit_note');
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = ANY(v_payment_ids)
+    ORDER BY b.payment_id
+    FOR UPDATE;
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;
@@ -3465,7 +3491,9 @@ COMMENT ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id big
 -- Name: verify_chain(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.verify_chain(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, document text, problem text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'billing', 'pg_temp'
+    SET lock_timeout TO '5s'
     AS $$
     WITH global_chain AS (
         -- chains over all customers are verified whole: all of them, or those holding an entry of the customer
@@ -6706,6 +6734,8 @@ REVOKE ALL ON FUNCTION billing.chain_head_rules() FROM PUBLIC;
 -- Name: FUNCTION chain_heads(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.chain_heads(p_customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.chain_heads(p_customer_id bigint) TO billing_app;
+GRANT ALL ON FUNCTION billing.chain_heads(p_customer_id bigint) TO billing_reader;
 
 -- Name: FUNCTION chain_link_rules(); Type: ACL; Schema: billing; Owner: billing_owner
 
@@ -6978,6 +7008,8 @@ REVOKE ALL ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id 
 -- Name: FUNCTION verify_chain(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.verify_chain(p_customer_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.verify_chain(p_customer_id bigint) TO billing_app;
+GRANT ALL ON FUNCTION billing.verify_chain(p_customer_id bigint) TO billing_reader;
 
 -- Name: FUNCTION void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text); Type: ACL; Schema: billing; Owner: billing_owner
 
