@@ -251,11 +251,13 @@ BEGIN
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
     -- The credit-note series and every payment of those invoices, before any invoice: the lock order of the
     -- allocating functions, so canceling an order cannot deadlock with an allocation to one of its invoices.
-    PERFORM billing.lock_series(NEW.customer_id, 'credit_note');
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = NEW.customer_id AND b.payment_id = ANY(v_payment_ids)
-    ORDER BY b.payment_id
-    FOR UPDATE;
+    IF v_invoice_ids IS NOT NULL THEN
+        PERFORM billing.lock_series(NEW.customer_id, 'credit_note');
+        PERFORM FROM billing.payment_balance AS b
+        WHERE b.customer_id = NEW.customer_id AND b.payment_id = ANY(v_payment_ids)
+        ORDER BY b.payment_id
+        FOR UPDATE;
+    END IF;
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;

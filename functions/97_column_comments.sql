@@ -164,7 +164,7 @@ COMMENT ON COLUMN billing.allocation.reverses_allocation_id IS
 'In a reversing entry (billing.unallocate): the allocation it reverses, at most once; NULL in an original.';
 COMMENT ON COLUMN billing.allocation.reason IS
 'Why it was applied or reversed: the caller''s text, the auto_allocate strategy, or a cancellation''s reason.';
-COMMENT ON COLUMN billing.allocation.allocated_by IS 'The database role that recorded it (default current_user).';
+COMMENT ON COLUMN billing.allocation.allocated_by IS 'The login role that recorded it (default session_user).';
 
 -- billing.refund (table)
 COMMENT ON COLUMN billing.refund.amount IS
@@ -207,7 +207,7 @@ COMMENT ON COLUMN billing.active_allocation.amount IS
 'What is applied: always positive, as reversals and reversed allocations are left out.';
 COMMENT ON COLUMN billing.active_allocation.allocated_at IS 'When the allocation was recorded.';
 COMMENT ON COLUMN billing.active_allocation.reason IS 'Why it was applied.';
-COMMENT ON COLUMN billing.active_allocation.allocated_by IS 'The database role that recorded it.';
+COMMENT ON COLUMN billing.active_allocation.allocated_by IS 'The login role that recorded it.';
 
 -- billing.invoice_summary (view)
 COMMENT ON COLUMN billing.invoice_summary.invoice_no IS

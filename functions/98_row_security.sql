@@ -15,8 +15,9 @@ COMMENT ON FUNCTION billing.session_customer() IS
 'The customer this session acts for (SET pgbilling.customer_id), or NULL when it names none; the row level security '
 'policies compare customer_id with it.';
 
--- One policy per customer-owned table (those with a customer_id column), re-created on every migrate so that
--- tables added later get theirs; when row security is on, those tables get it switched on too.
+-- One policy per customer-owned table (those with a customer_id column), created on the migrate that finds it
+-- missing, so tables added later get theirs (and row security, when it is on); the others are left alone: a
+-- policy's creation locks its table. A changed policy needs a migration.
 DO $$
 DECLARE
     v_table regclass;
@@ -28,10 +29,12 @@ BEGIN
             AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                 WHERE a.attrelid = c.oid AND a.attname = 'customer_id' AND NOT a.attisdropped)
     LOOP
-        EXECUTE format('DROP POLICY IF EXISTS customer_isolation ON %s', v_table);
-        EXECUTE format('CREATE POLICY customer_isolation ON %s '
-            'USING (customer_id = coalesce(billing.session_customer(), customer_id))', v_table);
-        IF v_on THEN
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
+            WHERE p.polrelid = v_table AND p.polname = 'customer_isolation') THEN
+            EXECUTE format('CREATE POLICY customer_isolation ON %s '
+                'USING (customer_id = coalesce(billing.session_customer(), customer_id))', v_table);
+        END IF;
+        IF v_on AND NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c WHERE c.oid = v_table) THEN
             EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', v_table);
         END IF;
     END LOOP;

@@ -40,6 +40,9 @@ $$;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA billing FROM PUBLIC; -- noqa: CP02
 REVOKE ALL ON SCHEMA billing FROM PUBLIC; -- noqa: CP02
 GRANT USAGE ON SCHEMA billing TO billing_app, billing_reader;
+-- What the two roles may do is granted below, anew: a function or view dropped from these lists loses its grant.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA billing FROM billing_app, billing_reader;
+REVOKE ALL ON ALL TABLES IN SCHEMA billing FROM billing_app, billing_reader;
 
 -- The writing API: billing_app only.
 ALTER FUNCTION billing.create_customer SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
@@ -89,8 +92,9 @@ ALTER FUNCTION billing.revenue_by_line_type SECURITY DEFINER SET search_path = b
 SET lock_timeout = '5s';
 ALTER FUNCTION billing.verify_chain SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.chain_heads SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
--- Views run as their owner, but the functions they call run as the reader: rounding reads billing.currency.
-ALTER FUNCTION billing.minor_units SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
+-- Views run as their owner, but the functions they call run as the reader: rounding reads billing.currency. (No
+-- lock_timeout: it runs once per row of a view, and reads one row of a lookup table.)
+ALTER FUNCTION billing.minor_units SECURITY DEFINER SET search_path = billing, pg_temp;
 
 GRANT EXECUTE ON FUNCTION
 billing.open_invoices, billing.open_items, billing.ar_aging, billing.customer_statement, billing.tax_summary,

@@ -19,3 +19,4 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA billing FROM billing_app, billing_reader;
 REVOKE ALL ON SCHEMA billing FROM billing_app, billing_reader;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA billing TO PUBLIC; -- noqa: CP02
 REASSIGN OWNED BY billing_owner TO CURRENT_USER;
+ALTER TABLE billing.allocation ALTER COLUMN allocated_by SET DEFAULT current_user;

@@ -5,7 +5,9 @@
 -- cluster, a DBA who created it beforehand) is used as it is. A migrating user that is not a superuser needs
 -- CREATEROLE to create them, and membership of billing_owner (granted here when it may grant it) to hand objects
 -- over; when billing_owner exists already and it may not, a DBA runs GRANT billing_owner TO <migrating user>.
--- Locks: none on tables (the schema changes owner).
+-- allocation.allocated_by defaults to session_user, the login: inside the API functions, which run as
+-- billing_owner, current_user would say billing_owner.
+-- Locks: ACCESS EXCLUSIVE on billing.allocation for an instant (a new default: no rewrite, no scan).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'billing_owner') THEN
@@ -29,3 +31,5 @@ END
 $$;
 
 ALTER SCHEMA billing OWNER TO billing_owner;
+
+ALTER TABLE billing.allocation ALTER COLUMN allocated_by SET DEFAULT session_user;

@@ -7,9 +7,11 @@
 -- 'NaN' and (PostgreSQL 14+) 'Infinity', and NaN compares greater than every number, so CHECK (amount > 0) let
 -- NaN through. All refuse with 23514 (README, Errors).
 -- Runs outside a transaction: each table's constraints are added NOT VALID (ACCESS EXCLUSIVE for an instant, no
--- scan), then validated (SHARE UPDATE EXCLUSIVE: reads and writes go on while existing rows are checked).
--- If a VALIDATE fails, a row breaks a new rule: the message names the constraint; correct the row (or roll back)
--- and migrate again. The rollback drops the constraints (ACCESS EXCLUSIVE for an instant per table).
+-- scan), then those on rows that can still be corrected are validated (SHARE UPDATE EXCLUSIVE: reads and writes
+-- go on while existing rows are checked). If a VALIDATE fails, a row breaks a new rule: the message names the
+-- constraint; correct the row and migrate again. A failed run is undone statement by statement; a migrate that was
+-- killed is not, and leaves the constraints it had added: drop those (DROP CONSTRAINT IF EXISTS, names as in the
+-- rollback) before migrating again. The rollback drops the constraints (ACCESS EXCLUSIVE for an instant per table).
 ALTER TABLE billing.product
 ADD CONSTRAINT product_sku_blank_check CHECK (sku ~ '[^[:space:]]') NOT VALID,
 ADD CONSTRAINT product_sku_length_check CHECK (char_length(sku) <= 200) NOT VALID,
@@ -76,6 +78,10 @@ ALTER TABLE billing.write_off
 ADD CONSTRAINT write_off_amount_range_check CHECK (abs(amount) < 1e15) NOT VALID,
 ADD CONSTRAINT write_off_reason_length_check CHECK (char_length(reason) <= 2000) NOT VALID;
 
+-- Existing rows are checked where they can still be corrected: products, customers, orders (not the reason of a
+-- cancellation), order lines and charges. The constraints on history (documents and their lines, cancellations,
+-- disputes, payments, allocations, refunds, write-offs) bind every new row but stay NOT VALID: a row written
+-- before 0017 may break them, and such a row is immutable and part of a hash chain, so it cannot be corrected.
 ALTER TABLE billing.product
 VALIDATE CONSTRAINT product_sku_blank_check,
 VALIDATE CONSTRAINT product_sku_length_check,
@@ -89,8 +95,6 @@ VALIDATE CONSTRAINT customer_email_length_check;
 ALTER TABLE billing.sales_order
 VALIDATE CONSTRAINT sales_order_order_ref_blank_check,
 VALIDATE CONSTRAINT sales_order_order_ref_length_check,
-VALIDATE CONSTRAINT sales_order_cancel_reason_blank_check,
-VALIDATE CONSTRAINT sales_order_cancel_reason_length_check,
 VALIDATE CONSTRAINT sales_order_comments_length_check;
 ALTER TABLE billing.order_line
 VALIDATE CONSTRAINT order_line_quantity_range_check,
@@ -98,49 +102,6 @@ VALIDATE CONSTRAINT order_line_unit_price_range_check;
 ALTER TABLE billing.order_charge
 VALIDATE CONSTRAINT order_charge_amount_range_check,
 VALIDATE CONSTRAINT order_charge_description_length_check;
-ALTER TABLE billing.invoice
-VALIDATE CONSTRAINT invoice_reason_length_check,
-VALIDATE CONSTRAINT invoice_comments_length_check;
-ALTER TABLE billing.invoice_line
-VALIDATE CONSTRAINT invoice_line_quantity_range_check,
-VALIDATE CONSTRAINT invoice_line_unit_amount_range_check,
-VALIDATE CONSTRAINT invoice_line_amount_range_check,
-VALIDATE CONSTRAINT invoice_line_description_length_check;
-ALTER TABLE billing.invoice_tax_line
-VALIDATE CONSTRAINT invoice_tax_line_taxable_amount_range_check;
-ALTER TABLE billing.invoice_memo_line
-VALIDATE CONSTRAINT invoice_memo_line_memo_blank_check,
-VALIDATE CONSTRAINT invoice_memo_line_memo_length_check;
-ALTER TABLE billing.credit_note_line
-VALIDATE CONSTRAINT credit_note_line_quantity_range_check,
-VALIDATE CONSTRAINT credit_note_line_amount_range_check;
-ALTER TABLE billing.invoice_cancellation
-VALIDATE CONSTRAINT invoice_cancellation_cancel_reason_blank_check,
-VALIDATE CONSTRAINT invoice_cancellation_cancel_reason_length_check;
-ALTER TABLE billing.invoice_dispute
-VALIDATE CONSTRAINT invoice_dispute_reason_blank_check,
-VALIDATE CONSTRAINT invoice_dispute_reason_length_check,
-VALIDATE CONSTRAINT invoice_dispute_resolution_note_length_check;
-ALTER TABLE billing.payment
-VALIDATE CONSTRAINT payment_payment_no_blank_check,
-VALIDATE CONSTRAINT payment_payment_no_length_check,
-VALIDATE CONSTRAINT payment_amount_range_check,
-VALIDATE CONSTRAINT payment_reference_length_check,
-VALIDATE CONSTRAINT payment_comments_length_check;
-ALTER TABLE billing.payment_cancellation
-VALIDATE CONSTRAINT payment_cancellation_cancel_reason_blank_check,
-VALIDATE CONSTRAINT payment_cancellation_cancel_reason_length_check;
-ALTER TABLE billing.allocation
-VALIDATE CONSTRAINT allocation_amount_range_check,
-VALIDATE CONSTRAINT allocation_reason_length_check;
-ALTER TABLE billing.refund
-VALIDATE CONSTRAINT refund_amount_range_check,
-VALIDATE CONSTRAINT refund_reason_length_check;
-ALTER TABLE billing.refund_part
-VALIDATE CONSTRAINT refund_part_amount_range_check;
-ALTER TABLE billing.write_off
-VALIDATE CONSTRAINT write_off_amount_range_check,
-VALIDATE CONSTRAINT write_off_reason_length_check;
 
 COMMENT ON CONSTRAINT product_sku_blank_check ON billing.product IS
 'sku has a character that is not white space: an empty or blank sku says nothing.';
