@@ -520,8 +520,8 @@ CREATE FUNCTION billing.auto_allocate(p_customer_id bigint, p_payment_id bigint,
 DECLARE
     v_currency text;
     v_left numeric;
-    v_exact bigint;
-    v_locked bigint [];
+    v_chosen bigint [];
+    v_reason text;
     r record;
 BEGIN
     IF billing.require(p_strategy, 'p_strategy') NOT IN ('oldest', 'exact', 'exact_then_oldest') THEN
@@ -529,39 +529,40 @@ BEGIN
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
-    -- Lock the customer's open, undisputed invoices in this currency in invoice_id order (after the payment),
-    -- then take them oldest first; only those: one that opened since (just issued) was not locked, and what it
-    -- has open could change before it is allocated to.
-    SELECT array_agg(x.invoice_id) INTO v_locked FROM (
-        SELECT b.invoice_id FROM billing.invoice_balance AS b
-        WHERE b.customer_id = p_customer_id
-            AND b.invoice_id IN (SELECT o.invoice_id FROM billing.open_invoices(p_customer_id, v_currency) AS o)
-        ORDER BY b.invoice_id
-        FOR UPDATE
-    ) AS x;
+    -- Choose the invoices as they stand (the oldest exact match, else the oldest ones the payment reaches), lock only
+    -- those, in invoice_id order after the payment, and allocate to them oldest first what they have open once
+    -- locked: the cost follows what the payment pays, not how many invoices are open. What a concurrent allocation
+    -- took from a chosen invoice meanwhile stays with this payment, unapplied (call it again).
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
-        SELECT o.invoice_id INTO v_exact FROM billing.open_invoices(p_customer_id, v_currency) AS o
-        WHERE o.open_amount = v_left AND o.invoice_id = ANY(v_locked) ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
-        IF v_exact IS NOT NULL THEN
-            PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, v_exact, v_left, 'auto: exact match');
-            RETURN QUERY SELECT v_exact, v_left;
-            RETURN;
-        END IF;
+        SELECT ARRAY[o.invoice_id] INTO v_chosen FROM billing.open_invoices(p_customer_id, v_currency) AS o
+        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
+        v_reason := 'auto: exact match';
     END IF;
-    IF p_strategy IN ('oldest', 'exact_then_oldest') THEN
-        FOR r IN
-            SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
-            WHERE o.invoice_id = ANY(v_locked)
-            ORDER BY o.due, o.issued_at, o.invoice_no
-        LOOP
-            EXIT WHEN v_left = 0;
-            PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, r.invoice_id, least(r.open, v_left), 'auto: oldest first');
-            invoice_id := r.invoice_id;
-            amount := least(r.open, v_left);
-            v_left := v_left - amount;
-            RETURN NEXT;
-        END LOOP;
+    IF v_chosen IS NULL AND p_strategy IN ('oldest', 'exact_then_oldest') THEN
+        SELECT array_agg(c.invoice_id) INTO v_chosen FROM (
+            SELECT o.invoice_id,
+                sum(o.open_amount) OVER (ORDER BY o.due, o.issued_at, o.invoice_no) - o.open_amount AS paid_before
+            FROM billing.open_invoices(p_customer_id, v_currency) AS o
+        ) AS c
+        WHERE c.paid_before < v_left;
+        v_reason := 'auto: oldest first';
     END IF;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = ANY(v_chosen)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
+    FOR r IN
+        SELECT o.invoice_id, o.open_amount AS open FROM billing.open_invoices(p_customer_id, v_currency) AS o
+        WHERE o.invoice_id = ANY(v_chosen)
+        ORDER BY o.due, o.issued_at, o.invoice_no
+    LOOP
+        EXIT WHEN v_left = 0 OR v_reason = 'auto: exact match' AND r.open <> v_left;
+        PERFORM billing.allocate(p_customer_id, p_payment_id, NULL, r.invoice_id, least(r.open, v_left), v_reason);
+        invoice_id := r.invoice_id;
+        amount := least(r.open, v_left);
+        v_left := v_left - amount;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from helpers import refused, row
 
@@ -88,3 +89,16 @@ def test_strategies_read_open_items_through_the_partial_index(db, api, xyz) -> N
         "EXPLAIN SELECT b.invoice_id FROM billing.invoice_balance AS b"
         " WHERE b.customer_id = %s AND b.total - b.allocated - b.refunded > 0", [xyz["c"]]))
     assert "invoice_balance_open_amount_idx" in plan, plan
+
+
+def test_auto_allocate_locks_only_the_invoices_it_pays(db, db_url, api, xyz) -> None:
+    """Its cost follows what the payment pays, not how many invoices are open: an open invoice it does not reach
+    may be locked by another transaction without making it wait (were it waited for, 55P03 after 5 s)."""
+    c = xyz["c"]
+    p = api.record_payment(c, "EUR", 120, "BANK_TRANSFER")
+    with psycopg.connect(db_url) as other:
+        other.execute("SELECT FROM billing.invoice_balance WHERE invoice_id = %s FOR UPDATE", [xyz["z"]])
+        with psycopg.connect(db_url, autocommit=True) as caller:
+            got = caller.execute("SELECT invoice_id, amount FROM billing.auto_allocate(%s, %s)", [c, p]).fetchall()
+        other.rollback()
+    assert got == [(xyz["x"], 100), (xyz["y"], 20)]
