@@ -529,10 +529,13 @@ BEGIN
             p_hint => 'Use oldest, exact or exact_then_oldest; allocate_payment names the invoice itself.');
     END IF;
     SELECT l.currency, l.unallocated INTO v_currency, v_left FROM billing.lock_payment(p_customer_id, p_payment_id) AS l;
-    -- Choose the invoices as they stand (the oldest exact match, else the oldest ones the payment reaches), lock only
-    -- those, in invoice_id order after the payment, and allocate to them oldest first what they have open once
-    -- locked: the cost follows what the payment pays, not how many invoices are open. What a concurrent allocation
-    -- took from a chosen invoice meanwhile stays with this payment, unapplied (call it again).
+    -- One auto_allocate per customer at a time (the customer row, after the payment), so each chooses from what
+    -- the one before it left. Then choose the invoices as they stand (the oldest exact match, else the oldest ones
+    -- the payment reaches), lock only those, in invoice_id order, and allocate to them oldest first what they have
+    -- open once locked: the cost follows what the payment pays, not how many invoices are open. What another kind
+    -- of allocation (allocate_payment, pay_invoices, a credit note) took from a chosen invoice meanwhile stays with
+    -- this payment, unapplied: call it again.
+    PERFORM FROM billing.customer AS cu WHERE cu.customer_id = p_customer_id FOR NO KEY UPDATE;
     IF p_strategy IN ('exact', 'exact_then_oldest') THEN
         SELECT ARRAY[o.invoice_id] INTO v_chosen FROM billing.open_invoices(p_customer_id, v_currency) AS o
         WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
