@@ -32,11 +32,17 @@ RETURNS TABLE (invoice_id bigint, open_amount numeric, due date, issued_at times
 LANGUAGE sql
 STABLE
 AS $$
-    SELECT b.invoice_id, b.total - b.allocated, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
-    FROM billing.invoice_balance AS b
+    -- The open items first, through invoice_balance_open_amount_idx (MATERIALIZED: the planner may not start from
+    -- the invoices, whose number grows with paid history; it did, misjudging kind and currency).
+    WITH open_balance AS MATERIALIZED (
+        SELECT b.customer_id, b.invoice_id, b.total - b.allocated AS open_amount
+        FROM billing.invoice_balance AS b
+        WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
+    )
+    SELECT b.invoice_id, b.open_amount, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
+    FROM open_balance AS b
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
-        AND i.kind = 'invoice' AND i.currency = p_currency
+    WHERE i.kind = 'invoice' AND i.currency = p_currency
         -- Checked once, before any row is read (22004 for a NULL argument, even when nothing is open).
         AND billing.require(p_customer_id, 'p_customer_id') IS NOT NULL
         AND billing.require(p_currency, 'p_currency') IS NOT NULL
@@ -58,6 +64,8 @@ AS $$
 DECLARE
     v_currency text;
     v_left numeric;
+    v_exact bigint;
+    v_oldest bigint [];
     v_chosen bigint [];
     v_reason text;
     r record;
@@ -74,18 +82,21 @@ BEGIN
     -- of allocation (allocate_payment, pay_invoices, a credit note) took from a chosen invoice meanwhile stays with
     -- this payment, unapplied: call it again.
     PERFORM FROM billing.customer AS cu WHERE cu.customer_id = p_customer_id FOR NO KEY UPDATE;
-    IF p_strategy IN ('exact', 'exact_then_oldest') THEN
-        SELECT ARRAY[o.invoice_id] INTO v_chosen FROM billing.open_invoices(p_customer_id, v_currency) AS o
-        WHERE o.open_amount = v_left ORDER BY o.due, o.issued_at, o.invoice_no LIMIT 1;
+    SELECT
+        (array_agg(c.invoice_id ORDER BY c.age) FILTER (WHERE c.open_amount = v_left))[1],
+        array_agg(c.invoice_id ORDER BY c.age) FILTER (WHERE c.paid_before < v_left)
+    INTO v_exact, v_oldest
+    FROM (
+        SELECT o.invoice_id, o.open_amount,
+            row_number() OVER (ORDER BY o.due, o.issued_at, o.invoice_no) AS age,
+            sum(o.open_amount) OVER (ORDER BY o.due, o.issued_at, o.invoice_no) - o.open_amount AS paid_before
+        FROM billing.open_invoices(p_customer_id, v_currency) AS o
+    ) AS c;
+    IF p_strategy <> 'oldest' AND v_exact IS NOT NULL THEN
+        v_chosen := ARRAY[v_exact];
         v_reason := 'auto: exact match';
-    END IF;
-    IF v_chosen IS NULL AND p_strategy IN ('oldest', 'exact_then_oldest') THEN
-        SELECT array_agg(c.invoice_id) INTO v_chosen FROM (
-            SELECT o.invoice_id,
-                sum(o.open_amount) OVER (ORDER BY o.due, o.issued_at, o.invoice_no) - o.open_amount AS paid_before
-            FROM billing.open_invoices(p_customer_id, v_currency) AS o
-        ) AS c
-        WHERE c.paid_before < v_left;
+    ELSIF p_strategy <> 'exact' THEN
+        v_chosen := v_oldest;
         v_reason := 'auto: oldest first';
     END IF;
     PERFORM FROM billing.invoice_balance AS b
