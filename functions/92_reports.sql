@@ -75,12 +75,16 @@ BEGIN
             CASE WHEN i.kind = 'invoice' THEN 1 ELSE -1 END AS sign, b.total AS amount,
             b.total - b.allocated - b.refunded + coalesce(ls.amount, 0) AS open_amount
         FROM (
-            SELECT o.customer_id, o.invoice_id
+            -- The balance rows open today (through their partial index) and the others changed since p_as_of
+            -- (through the primary key): never a scan of every balance row.
+            SELECT o.customer_id, o.invoice_id, o.total, o.allocated, o.refunded
             FROM billing.invoice_balance AS o WHERE o.total - o.allocated - o.refunded > 0
-            UNION
-            SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE NOT ls.is_payment
-        ) AS candidate
-        JOIN billing.invoice_balance AS b ON b.customer_id = candidate.customer_id AND b.invoice_id = candidate.invoice_id
+            UNION ALL
+            SELECT o.customer_id, o.invoice_id, o.total, o.allocated, o.refunded
+            FROM later_sum AS ls
+            JOIN billing.invoice_balance AS o ON o.customer_id = ls.customer_id AND o.invoice_id = ls.document_id
+            WHERE NOT ls.is_payment AND NOT o.total - o.allocated - o.refunded > 0
+        ) AS b
         JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
         LEFT JOIN later_sum AS ls
             ON ls.customer_id = b.customer_id AND ls.document_id = b.invoice_id AND NOT ls.is_payment
@@ -89,12 +93,14 @@ BEGIN
         SELECT p.customer_id, p.currency, 'payment', p.payment_id, p.payment_no, p.recorded_at, NULL, -1, b.amount,
             b.amount - b.allocated - b.refunded - b.voided + coalesce(ls.amount, 0)
         FROM (
-            SELECT o.customer_id, o.payment_id
+            SELECT o.customer_id, o.payment_id, o.amount, o.allocated, o.refunded, o.voided
             FROM billing.payment_balance AS o WHERE o.amount - o.allocated - o.refunded - o.voided > 0
-            UNION
-            SELECT ls.customer_id, ls.document_id FROM later_sum AS ls WHERE ls.is_payment
-        ) AS candidate
-        JOIN billing.payment_balance AS b ON b.customer_id = candidate.customer_id AND b.payment_id = candidate.payment_id
+            UNION ALL
+            SELECT o.customer_id, o.payment_id, o.amount, o.allocated, o.refunded, o.voided
+            FROM later_sum AS ls
+            JOIN billing.payment_balance AS o ON o.customer_id = ls.customer_id AND o.payment_id = ls.document_id
+            WHERE ls.is_payment AND NOT o.amount - o.allocated - o.refunded - o.voided > 0
+        ) AS b
         JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
         LEFT JOIN later_sum AS ls ON ls.customer_id = b.customer_id AND ls.document_id = b.payment_id AND ls.is_payment
         WHERE p.recorded_at <= p_as_of
