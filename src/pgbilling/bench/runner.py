@@ -229,16 +229,6 @@ class Bench:
             k: {"p50": round(r.percentile(50), 3), "p95": round(r.percentile(95), 3), "n": len(r.latencies_ms)}
             for k, r in runs.items()
         }
-        with psycopg.connect(ops) as conn:
-            many = cases[f"{self.sizes.many_open:,} open"]
-            plan = conn.execute(
-                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT FROM billing.invoice_balance AS b"
-                " WHERE b.customer_id = %(c)s AND b.invoice_id IN ("
-                "SELECT o.invoice_id FROM billing.open_invoices(%(c)s, 'EUR') AS o) ORDER BY b.invoice_id FOR UPDATE",
-                {"c": many}).fetchall()
-            conn.rollback()
-        self.results.details["comparison 2: auto_allocate's first statement (locks every open invoice)"] = (
-            "\n".join(r[0] for r in plan))
         self.step("comparison 2: allocation vs history")
 
     def _time(self, url: str, query: str, params: object = None) -> float:
