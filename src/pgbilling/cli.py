@@ -104,7 +104,7 @@ def cmd_bench(url: str, args: argparse.Namespace) -> None:
                             transactions=args.transactions, rounds=args.rounds, keep=args.keep)
     out.print(f"benchmark at scale {options.scale} on {db.describe(url)} (in databases of its own next to it)")
     _, written, plots = bench.run(url, options, args.out, lambda line: out.print(escape(line)))
-    out.print(f"wrote {', '.join(str(p) for p in written)}\n{plots}")
+    out.print(escape(f"wrote {', '.join(str(p) for p in written)}\n{plots}"))
 
 
 def cmd_server(action: str) -> None:
