@@ -216,6 +216,162 @@ COMMENT ON FUNCTION billing.issue_invoice(bigint, bigint) IS
 'Issues a draft invoice (or credit note): checks it, gives it the next gapless number of its series and freezes '
 'it; returns the number. Issuing twice: 55000. Over-billing an order line: 23514.';
 
+CREATE OR REPLACE FUNCTION billing.issue_new_invoice(
+    p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date DEFAULT NULL
+) RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    -- The keys of each line type and what each holds; a trailing ? marks a key that may be left out.
+    c_keys constant jsonb := '{
+        "product": {"order_id": "id", "order_line_no": "no", "quantity": "number"},
+        "fee": {"fee_code": "string", "amount": "number", "description": "string?", "order_id": "id?",
+            "order_charge_no": "no?"},
+        "discount": {"amount": "number", "description": "string", "applies_to_line_no": "no?"},
+        "tax": {"tax_code": "string", "rate": "number", "taxable_amount": "number?"},
+        "memo": {"text": "string"}
+    }';
+    v_problem text;
+    v_invoice_id bigint;
+BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id');
+    SELECT CASE WHEN jsonb_typeof(billing.require(p_lines, 'p_lines')) <> 'array' OR p_lines = '[]'
+        THEN 'not a non-empty JSON array'
+        ELSE format('line %s: %s', e.n, q.problems)
+    END INTO v_problem
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_lines) = 'array' AND p_lines <> '[]' THEN p_lines ELSE '[null]' END)
+        WITH ORDINALITY AS e (line, n)
+    CROSS JOIN LATERAL (
+        SELECT string_agg(k.problem, '; ' ORDER BY k.key) AS problems
+        FROM (
+            SELECT '' AS key, CASE
+                WHEN jsonb_typeof(e.line) <> 'object' THEN 'not a JSON object'
+                WHEN NOT coalesce(c_keys ? (e.line ->> 'type'), FALSE)
+                    THEN '"type" is not one of product, fee, discount, tax, memo'
+            END AS problem
+            UNION ALL
+            SELECT coalesce(g.key, w.key), CASE
+                WHEN w.key IS NULL THEN format('unknown key "%s"', left(g.key, 40))
+                WHEN coalesce(g.value, 'null') = 'null' THEN
+                    CASE WHEN w.want NOT LIKE '%?' THEN format('"%s" is missing', w.key) END
+                WHEN jsonb_typeof(g.value) <> CASE WHEN w.want LIKE 'string%' THEN 'string' ELSE 'number' END
+                    OR w.want LIKE 'id%' AND g.value::text !~ '^[1-9][0-9]{0,17}$'
+                    OR w.want LIKE 'no%' AND g.value::text !~ '^[1-9][0-9]{0,8}$'
+                    THEN format('"%s" must be %s', w.key, CASE
+                        WHEN w.want LIKE 'string%' THEN 'a string'
+                        WHEN w.want LIKE 'number%' THEN 'a number'
+                        ELSE 'a whole number above 0'
+                    END)
+                WHEN e.line ->> 'type' = 'discount' AND w.key = 'amount' AND (g.value #>> '{}')::numeric <= 0
+                    THEN '"amount" of a discount is given positive (it is stored negative)'
+            END
+            FROM jsonb_each(CASE WHEN c_keys ? (e.line ->> 'type') THEN e.line - 'type' END) AS g
+            FULL JOIN jsonb_each_text(c_keys -> (e.line ->> 'type')) AS w (key, want) ON w.key = g.key
+        ) AS k
+    ) AS q
+    WHERE q.problems IS NOT NULL
+    ORDER BY e.n
+    LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        PERFORM billing.fail('22023', format('p_lines: %s', v_problem), format('given: %s', left(p_lines::text, 200)),
+            'A JSON array of lines, each like {"type": "fee", "fee_code": "SHIPPING", "amount": 4.90} (README, '
+            'billing.issue_new_invoice).');
+    END IF;
+    SELECT format('line %s bills order line %s of order %s of customer %s, which does not exist',
+        e.n, e.line ->> 'order_line_no', e.line ->> 'order_id', p_customer_id) INTO v_problem
+    FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+    WHERE e.line ->> 'type' = 'product' AND NOT EXISTS (
+        SELECT FROM billing.order_line AS ol
+        WHERE ol.customer_id = p_customer_id AND ol.order_id = (e.line ->> 'order_id')::bigint
+            AND ol.line_no = (e.line ->> 'order_line_no')::integer
+    )
+    ORDER BY e.n
+    LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        PERFORM billing.fail('23503', v_problem, p_hint => 'A line can only bill its own customer''s order.');
+    END IF;
+
+    v_invoice_id := billing.create_invoice(p_customer_id, p_currency, p_due_date);
+    -- All lines and their subtype rows in one statement, priced as the add_*_line functions price them: a product
+    -- at its order line's unit price, a discount stored negative, a tax line by default on the lines before it.
+    WITH given AS (
+        SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price,
+            CASE e.line ->> 'type'
+                WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
+                WHEN 'fee' THEN (e.line ->> 'amount')::numeric
+                WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
+                WHEN 'memo' THEN 0
+            END AS amount,
+            CASE e.line ->> 'type'
+                WHEN 'product' THEN pr.name
+                WHEN 'fee' THEN coalesce(e.line ->> 'description', fe.name)
+                WHEN 'discount' THEN e.line ->> 'description'
+                WHEN 'tax' THEN ta.name
+            END AS description
+        FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+        LEFT JOIN billing.order_line AS ol
+            ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
+            AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
+        LEFT JOIN billing.product AS pr ON pr.product_id = ol.product_id
+        LEFT JOIN billing.fee AS fe ON fe.fee_code = e.line ->> 'fee_code'
+        LEFT JOIN billing.tax_authority AS ta ON ta.tax_code = e.line ->> 'tax_code'
+    ),
+    priced AS (
+        -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
+        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description,
+            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable,
+            coalesce(g.amount, billing.round_money(
+                coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0)
+                * (g.line ->> 'rate')::numeric, p_currency
+            )) AS amount
+        FROM given AS g
+    ),
+    line AS (
+        INSERT INTO billing.invoice_line (
+            customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
+        )
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
+            p.unit_price, p.amount, p.description
+        FROM priced AS p
+    ),
+    product AS (
+        INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'order_id')::bigint,
+            (p.line ->> 'order_line_no')::integer
+        FROM priced AS p WHERE p.line_type = 'product'
+    ),
+    fee AS (
+        INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'fee_code', (p.line ->> 'order_id')::bigint,
+            (p.line ->> 'order_charge_no')::integer
+        FROM priced AS p WHERE p.line_type = 'fee'
+    ),
+    discount AS (
+        INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'applies_to_line_no')::integer
+        FROM priced AS p WHERE p.line_type = 'discount'
+    ),
+    tax AS (
+        INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'tax_code', (p.line ->> 'rate')::numeric, p.taxable
+        FROM priced AS p WHERE p.line_type = 'tax'
+    )
+    INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
+    SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'text'
+    FROM priced AS p WHERE p.line_type = 'memo';
+    PERFORM billing.issue_invoice(p_customer_id, v_invoice_id);
+    RETURN v_invoice_id;
+END
+$$;
+
+COMMENT ON FUNCTION billing.issue_new_invoice(bigint, text, jsonb, date) IS
+'Creates, fills and issues an invoice in one call; returns its invoice_id. p_lines is a JSON array, one object per '
+'line in line order: {"type": "product", "order_id", "order_line_no", "quantity"}, {"type": "fee", "fee_code", '
+'"amount"[, "description", "order_id", "order_charge_no"]}, {"type": "discount", "amount" (positive), '
+'"description"[, "applies_to_line_no"]}, {"type": "tax", "tax_code", "rate"[, "taxable_amount": default the lines '
+'before it]}, {"type": "memo", "text"}. The same rules as the add_*_line functions and issue_invoice apply, with '
+'their SQLSTATEs; a malformed p_lines: 22023, an order line that does not exist: 23503.';
+
 CREATE OR REPLACE FUNCTION billing.bill_order(
     p_customer_id bigint, p_order_id bigint, p_quantities jsonb DEFAULT NULL, p_due_date date DEFAULT NULL
 ) RETURNS bigint

@@ -68,37 +68,28 @@ AS $$
                             'unit_amount', l.unit_amount,
                             'amount', l.amount,
                             'description', l.description,
-                            'product', (
-                                SELECT jsonb_build_object('order_id', s.order_id, 'order_line_no', s.order_line_no)
-                                FROM billing.invoice_product_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'fee', (
-                                SELECT jsonb_build_object(
-                                    'fee_code', s.fee_code, 'order_id', s.order_id, 'order_charge_no', s.order_charge_no
-                                )
-                                FROM billing.invoice_fee_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'discount', (
-                                SELECT jsonb_build_object('applies_to_line_no', s.applies_to_line_no)
-                                FROM billing.invoice_discount_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'tax', (
-                                SELECT jsonb_build_object(
-                                    'tax_code', s.tax_code, 'rate', s.rate, 'taxable_amount', s.taxable_amount
-                                )
-                                FROM billing.invoice_tax_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'memo', (
-                                SELECT jsonb_build_object('memo', s.memo)
-                                FROM billing.invoice_memo_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            )
+                            'product', CASE WHEN p.line_no IS NOT NULL THEN
+                                jsonb_build_object('order_id', p.order_id, 'order_line_no', p.order_line_no)
+                            END,
+                            'fee', CASE WHEN f.line_no IS NOT NULL THEN jsonb_build_object(
+                                'fee_code', f.fee_code, 'order_id', f.order_id, 'order_charge_no', f.order_charge_no
+                            ) END,
+                            'discount', CASE WHEN d.line_no IS NOT NULL THEN
+                                jsonb_build_object('applies_to_line_no', d.applies_to_line_no)
+                            END,
+                            'tax', CASE WHEN t.line_no IS NOT NULL THEN jsonb_build_object(
+                                'tax_code', t.tax_code, 'rate', t.rate, 'taxable_amount', t.taxable_amount
+                            ) END,
+                            'memo', CASE WHEN m.line_no IS NOT NULL THEN jsonb_build_object('memo', m.memo) END
                         ) ORDER BY l.line_no), '[]'::jsonb)
                         FROM billing.invoice_line AS l
+                        -- one join per subtype table (at most one row each): a subquery per line and table
+                        -- cost four times as much when every issue hashes its lines
+                        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
                         WHERE l.customer_id = i.customer_id AND l.invoice_id = i.invoice_id
                     )
                     ELSE (

@@ -59,6 +59,7 @@ ALTER FUNCTION billing.add_discount_line SECURITY DEFINER SET search_path = bill
 ALTER FUNCTION billing.add_tax_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.add_memo_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.issue_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
+ALTER FUNCTION billing.issue_new_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.issue_credit_note SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.void_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 ALTER FUNCTION billing.dispute_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
@@ -77,9 +78,10 @@ GRANT EXECUTE ON FUNCTION
 billing.create_customer, billing.create_product, billing.place_order, billing.add_order_line,
 billing.add_order_charge, billing.cancel_order, billing.bill_order, billing.create_invoice, billing.add_product_line,
 billing.add_fee_line, billing.add_discount_line, billing.add_tax_line, billing.add_memo_line, billing.issue_invoice,
-billing.issue_credit_note, billing.void_invoice, billing.dispute_invoice, billing.resolve_dispute,
-billing.record_payment, billing.cancel_payment, billing.allocate_payment, billing.apply_credit_note,
-billing.auto_allocate, billing.pay_invoices, billing.unallocate, billing.refund, billing.write_off
+billing.issue_new_invoice, billing.issue_credit_note, billing.void_invoice, billing.dispute_invoice,
+billing.resolve_dispute, billing.record_payment, billing.cancel_payment, billing.allocate_payment,
+billing.apply_credit_note, billing.auto_allocate, billing.pay_invoices, billing.unallocate, billing.refund,
+billing.write_off
 TO billing_app;
 
 -- The reading API: both roles. Reports read every table, so they too run as billing_owner.

@@ -905,37 +905,28 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                             'unit_amount', l.unit_amount,
                             'amount', l.amount,
                             'description', l.description,
-                            'product', (
-                                SELECT jsonb_build_object('order_id', s.order_id, 'order_line_no', s.order_line_no)
-                                FROM billing.invoice_product_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'fee', (
-                                SELECT jsonb_build_object(
-                                    'fee_code', s.fee_code, 'order_id', s.order_id, 'order_charge_no', s.order_charge_no
-                                )
-                                FROM billing.invoice_fee_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'discount', (
-                                SELECT jsonb_build_object('applies_to_line_no', s.applies_to_line_no)
-                                FROM billing.invoice_discount_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'tax', (
-                                SELECT jsonb_build_object(
-                                    'tax_code', s.tax_code, 'rate', s.rate, 'taxable_amount', s.taxable_amount
-                                )
-                                FROM billing.invoice_tax_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            ),
-                            'memo', (
-                                SELECT jsonb_build_object('memo', s.memo)
-                                FROM billing.invoice_memo_line AS s
-                                WHERE s.customer_id = l.customer_id AND s.invoice_id = l.invoice_id AND s.line_no = l.line_no
-                            )
+                            'product', CASE WHEN p.line_no IS NOT NULL THEN
+                                jsonb_build_object('order_id', p.order_id, 'order_line_no', p.order_line_no)
+                            END,
+                            'fee', CASE WHEN f.line_no IS NOT NULL THEN jsonb_build_object(
+                                'fee_code', f.fee_code, 'order_id', f.order_id, 'order_charge_no', f.order_charge_no
+                            ) END,
+                            'discount', CASE WHEN d.line_no IS NOT NULL THEN
+                                jsonb_build_object('applies_to_line_no', d.applies_to_line_no)
+                            END,
+                            'tax', CASE WHEN t.line_no IS NOT NULL THEN jsonb_build_object(
+                                'tax_code', t.tax_code, 'rate', t.rate, 'taxable_amount', t.taxable_amount
+                            ) END,
+                            'memo', CASE WHEN m.line_no IS NOT NULL THEN jsonb_build_object('memo', m.memo) END
                         ) ORDER BY l.line_no), '[]'::jsonb)
                         FROM billing.invoice_line AS l
+                        -- one join per subtype table (at most one row each): a subquery per line and table
+                        -- cost four times as much when every issue hashes its lines
+                        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
+                        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
                         WHERE l.customer_id = i.customer_id AND l.invoice_id = i.invoice_id
                     )
                     ELSE (
@@ -1201,7 +1192,7 @@ CREATE FUNCTION billing.check_invoice_line() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM billing.validate_line(NEW.customer_id, NEW.invoice_id, NEW.line_no);
+    PERFORM billing.validate_lines(NEW.customer_id, NEW.invoice_id, NEW.line_no);
     RETURN NULL;
 END
 $$;
@@ -1210,7 +1201,7 @@ ALTER FUNCTION billing.check_invoice_line() OWNER TO billing_owner;
 
 -- Name: FUNCTION check_invoice_line(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.check_invoice_line() IS 'Trigger after a line or subtype row is written: billing.validate_line on it.';
+COMMENT ON FUNCTION billing.check_invoice_line() IS 'Trigger after a line or subtype row is written: billing.validate_lines on it.';
 
 -- Name: check_money(numeric, text, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1569,91 +1560,6 @@ ALTER FUNCTION billing.fail(p_sqlstate text, p_message text, p_detail text, p_hi
 
 COMMENT ON FUNCTION billing.fail(p_sqlstate text, p_message text, p_detail text, p_hint text) IS 'Raises an error with the given SQLSTATE, message, detail and hint. Every pgbilling rule reports through it with one stable SQLSTATE (README, Errors).';
 
--- Name: invoice_line; Type: TABLE; Schema: billing; Owner: billing_owner
-
-CREATE TABLE billing.invoice_line (
-    customer_id bigint NOT NULL,
-    invoice_id bigint NOT NULL,
-    line_no integer NOT NULL,
-    kind text DEFAULT 'invoice'::text NOT NULL,
-    line_type text NOT NULL,
-    quantity numeric DEFAULT 1 NOT NULL,
-    unit_amount numeric,
-    amount numeric NOT NULL,
-    description text,
-    CONSTRAINT invoice_line_amount_check CHECK (
-CASE line_type
-    WHEN 'discount'::text THEN (amount < (0)::numeric)
-    WHEN 'memo'::text THEN ((amount = (0)::numeric) AND (unit_amount IS NULL))
-    ELSE (amount >= (0)::numeric)
-END),
-    CONSTRAINT invoice_line_kind_check CHECK ((kind = 'invoice'::text)),
-    CONSTRAINT invoice_line_line_no_check CHECK ((line_no > 0)),
-    CONSTRAINT invoice_line_quantity_check CHECK ((quantity > (0)::numeric)),
-    CONSTRAINT invoice_line_unit_amount_check CHECK ((unit_amount >= (0)::numeric))
-);
-
-ALTER TABLE billing.invoice_line OWNER TO billing_owner;
-
--- Name: TABLE invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON TABLE billing.invoice_line IS 'A line of an invoice. Exactly one subtype row (invoice_product_line, invoice_fee_line, invoice_discount_line, invoice_tax_line, invoice_memo_line) must match its line_type before the invoice can be issued.';
-
--- Name: COLUMN invoice_line.kind; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.kind IS 'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
-
--- Name: COLUMN invoice_line.line_type; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.line_type IS 'Which subtype table holds the rest of the line (billing.line_type); it also sets the sign of amount.';
-
--- Name: COLUMN invoice_line.quantity; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.quantity IS 'Units billed: of a product line, units of its order line; 1 for the other lines the API writes.';
-
--- Name: COLUMN invoice_line.unit_amount; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.unit_amount IS 'Price per unit where one applies; amount is then round_money(quantity * unit_amount).';
-
--- Name: COLUMN invoice_line.amount; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.amount IS 'Exact, in the invoice currency''s minor units. Negative for discounts, 0 for memos.';
-
--- Name: COLUMN invoice_line.description; Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON COLUMN billing.invoice_line.description IS 'Text printed on the line: as the API writes it, the product''s, fee''s or tax authority''s name, or the text given.';
-
--- Name: has_subtype(billing.invoice_line); Type: FUNCTION; Schema: billing; Owner: billing_owner
-
-CREATE FUNCTION billing.has_subtype(p_line billing.invoice_line) RETURNS boolean
-    LANGUAGE sql STABLE
-    AS $$
-    SELECT CASE p_line.line_type
-        WHEN 'product' THEN EXISTS (
-            SELECT FROM billing.invoice_product_line AS s
-            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
-        WHEN 'fee' THEN EXISTS (
-            SELECT FROM billing.invoice_fee_line AS s
-            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
-        WHEN 'discount' THEN EXISTS (
-            SELECT FROM billing.invoice_discount_line AS s
-            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
-        WHEN 'tax' THEN EXISTS (
-            SELECT FROM billing.invoice_tax_line AS s
-            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
-        WHEN 'memo' THEN EXISTS (
-            SELECT FROM billing.invoice_memo_line AS s
-            WHERE (s.customer_id, s.invoice_id, s.line_no) = (p_line.customer_id, p_line.invoice_id, p_line.line_no))
-        ELSE FALSE
-    END
-$$;
-
-ALTER FUNCTION billing.has_subtype(p_line billing.invoice_line) OWNER TO billing_owner;
-
--- Name: FUNCTION has_subtype(p_line billing.invoice_line); Type: COMMENT; Schema: billing; Owner: billing_owner
-
-COMMENT ON FUNCTION billing.has_subtype(p_line billing.invoice_line) IS 'Whether an invoice line has the subtype row its line_type calls for.';
-
 -- Name: invoice_cancellation_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.invoice_cancellation_rules() RETURNS trigger
@@ -1926,10 +1832,17 @@ BEGIN
 
     -- Issuing: the document must be complete; then it gets its total and the next number of its series.
     IF NEW.kind = 'invoice' THEN
+        -- A subtype row can only be of its line's line_type (their foreign key carries it).
         SELECT count(*), sum(l.amount),
-            array_agg(l.line_no ORDER BY l.line_no) FILTER (WHERE NOT billing.has_subtype(l))
+            array_agg(l.line_no ORDER BY l.line_no)
+            FILTER (WHERE coalesce(p.line_no, f.line_no, d.line_no, t.line_no, m.line_no) IS NULL)
         INTO v_lines, v_total, v_missing
         FROM billing.invoice_line AS l
+        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
         WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
     ELSE
         SELECT count(*), sum(l.amount) INTO v_lines, v_total
@@ -1946,9 +1859,9 @@ BEGIN
             p_hint => 'Insert the matching invoice_product_line, invoice_fee_line, ... row for each line.');
     END IF;
     -- Orders and prices may have changed since the lines were written: check every line again.
-    PERFORM billing.validate_line(l.customer_id, l.invoice_id, l.line_no)
-    FROM billing.invoice_line AS l
-    WHERE l.customer_id = NEW.customer_id AND l.invoice_id = NEW.invoice_id;
+    IF NEW.kind = 'invoice' THEN
+        PERFORM billing.validate_lines(NEW.customer_id, NEW.invoice_id);
+    END IF;
     -- The number last: the series row stays locked until commit, so the lock is held as briefly as can be.
     SELECT s.prefix, s.scope INTO v_prefix, v_scope FROM billing.document_series AS s WHERE s.series = NEW.kind;
     IF v_scope = 'per_customer' THEN
@@ -2151,6 +2064,162 @@ ALTER FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) 
 -- Name: FUNCTION issue_invoice(p_customer_id bigint, p_invoice_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) IS 'Issues a draft invoice (or credit note): checks it, gives it the next gapless number of its series and freezes it; returns the number. Issuing twice: 55000. Over-billing an order line: 23514.';
+
+-- Name: issue_new_invoice(bigint, text, jsonb, date); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date DEFAULT NULL::date) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'billing', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $_$
+DECLARE
+    -- The keys of each line type and what each holds; a trailing ? marks a key that may be left out.
+    c_keys constant jsonb := '{
+        "product": {"order_id": "id", "order_line_no": "no", "quantity": "number"},
+        "fee": {"fee_code": "string", "amount": "number", "description": "string?", "order_id": "id?",
+            "order_charge_no": "no?"},
+        "discount": {"amount": "number", "description": "string", "applies_to_line_no": "no?"},
+        "tax": {"tax_code": "string", "rate": "number", "taxable_amount": "number?"},
+        "memo": {"text": "string"}
+    }';
+    v_problem text;
+    v_invoice_id bigint;
+BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id');
+    SELECT CASE WHEN jsonb_typeof(billing.require(p_lines, 'p_lines')) <> 'array' OR p_lines = '[]'
+        THEN 'not a non-empty JSON array'
+        ELSE format('line %s: %s', e.n, q.problems)
+    END INTO v_problem
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_lines) = 'array' AND p_lines <> '[]' THEN p_lines ELSE '[null]' END)
+        WITH ORDINALITY AS e (line, n)
+    CROSS JOIN LATERAL (
+        SELECT string_agg(k.problem, '; ' ORDER BY k.key) AS problems
+        FROM (
+            SELECT '' AS key, CASE
+                WHEN jsonb_typeof(e.line) <> 'object' THEN 'not a JSON object'
+                WHEN NOT coalesce(c_keys ? (e.line ->> 'type'), FALSE)
+                    THEN '"type" is not one of product, fee, discount, tax, memo'
+            END AS problem
+            UNION ALL
+            SELECT coalesce(g.key, w.key), CASE
+                WHEN w.key IS NULL THEN format('unknown key "%s"', left(g.key, 40))
+                WHEN coalesce(g.value, 'null') = 'null' THEN
+                    CASE WHEN w.want NOT LIKE '%?' THEN format('"%s" is missing', w.key) END
+                WHEN jsonb_typeof(g.value) <> CASE WHEN w.want LIKE 'string%' THEN 'string' ELSE 'number' END
+                    OR w.want LIKE 'id%' AND g.value::text !~ '^[1-9][0-9]{0,17}$'
+                    OR w.want LIKE 'no%' AND g.value::text !~ '^[1-9][0-9]{0,8}$'
+                    THEN format('"%s" must be %s', w.key, CASE
+                        WHEN w.want LIKE 'string%' THEN 'a string'
+                        WHEN w.want LIKE 'number%' THEN 'a number'
+                        ELSE 'a whole number above 0'
+                    END)
+                WHEN e.line ->> 'type' = 'discount' AND w.key = 'amount' AND (g.value #>> '{}')::numeric <= 0
+                    THEN '"amount" of a discount is given positive (it is stored negative)'
+            END
+            FROM jsonb_each(CASE WHEN c_keys ? (e.line ->> 'type') THEN e.line - 'type' END) AS g
+            FULL JOIN jsonb_each_text(c_keys -> (e.line ->> 'type')) AS w (key, want) ON w.key = g.key
+        ) AS k
+    ) AS q
+    WHERE q.problems IS NOT NULL
+    ORDER BY e.n
+    LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        PERFORM billing.fail('22023', format('p_lines: %s', v_problem), format('given: %s', left(p_lines::text, 200)),
+            'A JSON array of lines, each like {"type": "fee", "fee_code": "SHIPPING", "amount": 4.90} (README, '
+            'billing.issue_new_invoice).');
+    END IF;
+    SELECT format('line %s bills order line %s of order %s of customer %s, which does not exist',
+        e.n, e.line ->> 'order_line_no', e.line ->> 'order_id', p_customer_id) INTO v_problem
+    FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+    WHERE e.line ->> 'type' = 'product' AND NOT EXISTS (
+        SELECT FROM billing.order_line AS ol
+        WHERE ol.customer_id = p_customer_id AND ol.order_id = (e.line ->> 'order_id')::bigint
+            AND ol.line_no = (e.line ->> 'order_line_no')::integer
+    )
+    ORDER BY e.n
+    LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        PERFORM billing.fail('23503', v_problem, p_hint => 'A line can only bill its own customer''s order.');
+    END IF;
+
+    v_invoice_id := billing.create_invoice(p_customer_id, p_currency, p_due_date);
+    -- All lines and their subtype rows in one statement, priced as the add_*_line functions price them: a product
+    -- at its order line's unit price, a discount stored negative, a tax line by default on the lines before it.
+    WITH given AS (
+        SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price,
+            CASE e.line ->> 'type'
+                WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
+                WHEN 'fee' THEN (e.line ->> 'amount')::numeric
+                WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
+                WHEN 'memo' THEN 0
+            END AS amount,
+            CASE e.line ->> 'type'
+                WHEN 'product' THEN pr.name
+                WHEN 'fee' THEN coalesce(e.line ->> 'description', fe.name)
+                WHEN 'discount' THEN e.line ->> 'description'
+                WHEN 'tax' THEN ta.name
+            END AS description
+        FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+        LEFT JOIN billing.order_line AS ol
+            ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
+            AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
+        LEFT JOIN billing.product AS pr ON pr.product_id = ol.product_id
+        LEFT JOIN billing.fee AS fe ON fe.fee_code = e.line ->> 'fee_code'
+        LEFT JOIN billing.tax_authority AS ta ON ta.tax_code = e.line ->> 'tax_code'
+    ),
+    priced AS (
+        -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
+        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description,
+            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable,
+            coalesce(g.amount, billing.round_money(
+                coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0)
+                * (g.line ->> 'rate')::numeric, p_currency
+            )) AS amount
+        FROM given AS g
+    ),
+    line AS (
+        INSERT INTO billing.invoice_line (
+            customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
+        )
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
+            p.unit_price, p.amount, p.description
+        FROM priced AS p
+    ),
+    product AS (
+        INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'order_id')::bigint,
+            (p.line ->> 'order_line_no')::integer
+        FROM priced AS p WHERE p.line_type = 'product'
+    ),
+    fee AS (
+        INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'fee_code', (p.line ->> 'order_id')::bigint,
+            (p.line ->> 'order_charge_no')::integer
+        FROM priced AS p WHERE p.line_type = 'fee'
+    ),
+    discount AS (
+        INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
+        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'applies_to_line_no')::integer
+        FROM priced AS p WHERE p.line_type = 'discount'
+    ),
+    tax AS (
+        INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
+        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'tax_code', (p.line ->> 'rate')::numeric, p.taxable
+        FROM priced AS p WHERE p.line_type = 'tax'
+    )
+    INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
+    SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'text'
+    FROM priced AS p WHERE p.line_type = 'memo';
+    PERFORM billing.issue_invoice(p_customer_id, v_invoice_id);
+    RETURN v_invoice_id;
+END
+$_$;
+
+ALTER FUNCTION billing.issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date) OWNER TO billing_owner;
+
+-- Name: FUNCTION issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date) IS 'Creates, fills and issues an invoice in one call; returns its invoice_id. p_lines is a JSON array, one object per line in line order: {"type": "product", "order_id", "order_line_no", "quantity"}, {"type": "fee", "fee_code", "amount"[, "description", "order_id", "order_charge_no"]}, {"type": "discount", "amount" (positive), "description"[, "applies_to_line_no"]}, {"type": "tax", "tax_code", "rate"[, "taxable_amount": default the lines before it]}, {"type": "memo", "text"}. The same rules as the add_*_line functions and issue_invoice apply, with their SQLSTATEs; a malformed p_lines: 22023, an order line that does not exist: 23503.';
 
 -- Name: line_guard(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3398,87 +3467,79 @@ ALTER FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, 
 
 COMMENT ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text) IS 'Reverses an allocation by appending a reversing entry (returned); the invoice is open again by that amount and the source has it back. Twice, or a reversal: 55000.';
 
--- Name: validate_line(bigint, bigint, integer); Type: FUNCTION; Schema: billing; Owner: billing_owner
+-- Name: validate_lines(bigint, bigint, integer); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
-CREATE FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) RETURNS void
+CREATE FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer DEFAULT NULL::integer) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_line billing.invoice_line;
-    v_currency text;
+    r record;
     v_doc text;
-    v_expected numeric;
-    v_unit_price numeric;
-    v_fee_code text;
-    v_charge_fee text;
-    v_order_id bigint;
-    v_order_currency text;
-    v_canceled boolean;
-    v_cancel_info text;
 BEGIN
-    SELECT l.* INTO v_line FROM billing.invoice_line AS l
-    WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id AND l.line_no = p_line_no;
-    IF NOT FOUND THEN
-        RETURN;  -- a subtype row without its line: the foreign key reports it
-    END IF;
-    SELECT i.currency INTO v_currency FROM billing.invoice AS i
-    WHERE i.customer_id = v_line.customer_id AND i.invoice_id = v_line.invoice_id;
-    v_doc := format('line %s of %s', v_line.line_no, billing.document_label(v_line.customer_id, v_line.invoice_id));
-    PERFORM billing.check_money(v_line.amount, v_currency, v_doc);
-    IF v_line.unit_amount IS NOT NULL THEN
-        v_expected := billing.round_money(v_line.quantity * v_line.unit_amount, v_currency);
-    END IF;
-
-    IF v_line.line_type = 'product' THEN
-        SELECT ol.unit_price, o.order_id, o.currency, o.is_canceled, format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
-        INTO v_unit_price, v_order_id, v_order_currency, v_canceled, v_cancel_info
-        FROM billing.invoice_product_line AS p
-        JOIN billing.order_line AS ol
+    -- One query reads every line checked with its subtype row, order and charge; the loop only compares.
+    FOR r IN
+        SELECT l.line_no, l.line_type, l.amount, l.unit_amount, i.currency,
+            CASE WHEN l.line_type = 'tax' THEN billing.round_money(t.taxable_amount * t.rate, i.currency)
+                ELSE billing.round_money(l.quantity * l.unit_amount, i.currency)
+            END AS expected,
+            p.line_no IS NOT NULL AS has_product, ol.unit_price, f.fee_code, c.fee_code AS charge_fee,
+            o.order_id, o.currency AS order_currency, o.is_canceled,
+            format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
+        FROM billing.invoice_line AS l
+        INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
+        LEFT JOIN billing.invoice_product_line AS p
+            ON p.customer_id = l.customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
+        LEFT JOIN billing.order_line AS ol
             ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
-        JOIN billing.sales_order AS o ON o.customer_id = p.customer_id AND o.order_id = p.order_id
-        WHERE p.customer_id = v_line.customer_id AND p.invoice_id = v_line.invoice_id AND p.line_no = v_line.line_no;
-        IF FOUND AND v_line.unit_amount IS DISTINCT FROM v_unit_price THEN
-            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
-                format('unit_amount %s, order line unit price %s', v_line.unit_amount, v_unit_price));
-        END IF;
-    ELSIF v_line.line_type = 'fee' THEN
-        SELECT f.fee_code, c.fee_code, o.order_id, o.currency, o.is_canceled,
-            format('canceled at %s: %s', o.canceled_time, o.cancel_reason)
-        INTO v_fee_code, v_charge_fee, v_order_id, v_order_currency, v_canceled, v_cancel_info
-        FROM billing.invoice_fee_line AS f
-        LEFT JOIN billing.sales_order AS o ON o.customer_id = f.customer_id AND o.order_id = f.order_id
+        LEFT JOIN billing.invoice_fee_line AS f
+            ON f.customer_id = l.customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
         LEFT JOIN billing.order_charge AS c
             ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
-        WHERE f.customer_id = v_line.customer_id AND f.invoice_id = v_line.invoice_id AND f.line_no = v_line.line_no;
-        IF v_charge_fee <> v_fee_code THEN
-            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
-                format('fee %s, order charge fee %s', v_fee_code, v_charge_fee));
+        LEFT JOIN billing.invoice_tax_line AS t
+            ON t.customer_id = l.customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = l.customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+            -- a range, not "IS NULL OR =": the index serves it in a cached generic plan
+            AND l.line_no BETWEEN coalesce(p_line_no, 1) AND coalesce(p_line_no, 2147483647)
+        ORDER BY l.line_no
+    LOOP
+        -- The usual case, none of the refusals below applies: no message is built.
+        CONTINUE WHEN (
+            NOT (abs(r.amount) < 1e15 AND r.amount = billing.round_money(r.amount, r.currency))
+            OR r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price OR r.charge_fee <> r.fee_code
+            OR r.amount <> r.expected OR r.order_currency <> r.currency OR r.is_canceled
+        ) IS NOT TRUE;
+        v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
+        PERFORM billing.check_money(r.amount, r.currency, v_doc);
+        IF r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price THEN
+            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                format('unit_amount %s, order line unit price %s', r.unit_amount, r.unit_price));
         END IF;
-    ELSIF v_line.line_type = 'tax' THEN
-        SELECT billing.round_money(t.taxable_amount * t.rate, v_currency) INTO v_expected
-        FROM billing.invoice_tax_line AS t
-        WHERE t.customer_id = v_line.customer_id AND t.invoice_id = v_line.invoice_id AND t.line_no = v_line.line_no;
-    END IF;
-    IF v_line.amount <> v_expected THEN
-        PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, v_line.amount, v_expected),
-            'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
-            'rounded with billing.round_money.');
-    END IF;
-    IF v_order_currency <> v_currency THEN
-        PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, v_order_id,
-            v_order_currency, v_currency), p_hint => 'Bill each currency on its own invoice.');
-    END IF;
-    IF v_canceled THEN
-        PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, v_order_id), v_cancel_info);
-    END IF;
+        IF r.charge_fee <> r.fee_code THEN
+            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                format('fee %s, order charge fee %s', r.fee_code, r.charge_fee));
+        END IF;
+        IF r.amount <> r.expected THEN
+            PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, r.amount, r.expected),
+                'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+                'rounded with billing.round_money.');
+        END IF;
+        IF r.order_currency <> r.currency THEN
+            PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
+                r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
+        END IF;
+        IF r.is_canceled THEN
+            PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
+        END IF;
+    END LOOP;
 END
 $$;
 
-ALTER FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) OWNER TO billing_owner;
+ALTER FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) OWNER TO billing_owner;
 
--- Name: FUNCTION validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing; Owner: billing_owner
+-- Name: FUNCTION validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks one invoice line with its subtype row: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run when a line is written and again, for every line, when the invoice is issued.';
+COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
 
 -- Name: verify_chain(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -4583,6 +4644,60 @@ ALTER TABLE billing.invoice ALTER COLUMN invoice_id ADD GENERATED ALWAYS AS IDEN
     NO MAXVALUE
     CACHE 1
 );
+
+-- Name: invoice_line; Type: TABLE; Schema: billing; Owner: billing_owner
+
+CREATE TABLE billing.invoice_line (
+    customer_id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    kind text DEFAULT 'invoice'::text NOT NULL,
+    line_type text NOT NULL,
+    quantity numeric DEFAULT 1 NOT NULL,
+    unit_amount numeric,
+    amount numeric NOT NULL,
+    description text,
+    CONSTRAINT invoice_line_amount_check CHECK (
+CASE line_type
+    WHEN 'discount'::text THEN (amount < (0)::numeric)
+    WHEN 'memo'::text THEN ((amount = (0)::numeric) AND (unit_amount IS NULL))
+    ELSE (amount >= (0)::numeric)
+END),
+    CONSTRAINT invoice_line_kind_check CHECK ((kind = 'invoice'::text)),
+    CONSTRAINT invoice_line_line_no_check CHECK ((line_no > 0)),
+    CONSTRAINT invoice_line_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT invoice_line_unit_amount_check CHECK ((unit_amount >= (0)::numeric))
+);
+
+ALTER TABLE billing.invoice_line OWNER TO billing_owner;
+
+-- Name: TABLE invoice_line; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON TABLE billing.invoice_line IS 'A line of an invoice. Exactly one subtype row (invoice_product_line, invoice_fee_line, invoice_discount_line, invoice_tax_line, invoice_memo_line) must match its line_type before the invoice can be issued.';
+
+-- Name: COLUMN invoice_line.kind; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.kind IS 'Always invoice: lines belong to invoices, credit notes have credit_note_line.';
+
+-- Name: COLUMN invoice_line.line_type; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.line_type IS 'Which subtype table holds the rest of the line (billing.line_type); it also sets the sign of amount.';
+
+-- Name: COLUMN invoice_line.quantity; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.quantity IS 'Units billed: of a product line, units of its order line; 1 for the other lines the API writes.';
+
+-- Name: COLUMN invoice_line.unit_amount; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.unit_amount IS 'Price per unit where one applies; amount is then round_money(quantity * unit_amount).';
+
+-- Name: COLUMN invoice_line.amount; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.amount IS 'Exact, in the invoice currency''s minor units. Negative for discounts, 0 for memos.';
+
+-- Name: COLUMN invoice_line.description; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.invoice_line.description IS 'Text printed on the line: as the API writes it, the product''s, fee''s or tax authority''s name, or the text given.';
 
 -- Name: invoice_product_line; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -6961,10 +7076,6 @@ REVOKE ALL ON FUNCTION billing.document_series_rules() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION billing.fail(p_sqlstate text, p_message text, p_detail text, p_hint text) FROM PUBLIC;
 
--- Name: FUNCTION has_subtype(p_line billing.invoice_line); Type: ACL; Schema: billing; Owner: billing_owner
-
-REVOKE ALL ON FUNCTION billing.has_subtype(p_line billing.invoice_line) FROM PUBLIC;
-
 -- Name: FUNCTION invoice_cancellation_rules(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.invoice_cancellation_rules() FROM PUBLIC;
@@ -6994,6 +7105,11 @@ GRANT ALL ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_
 
 REVOKE ALL ON FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.issue_invoice(p_customer_id bigint, p_invoice_id bigint) TO billing_app;
+
+-- Name: FUNCTION issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date) FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.issue_new_invoice(p_customer_id bigint, p_currency text, p_lines jsonb, p_due_date date) TO billing_app;
 
 -- Name: FUNCTION line_guard(); Type: ACL; Schema: billing; Owner: billing_owner
 
@@ -7151,9 +7267,9 @@ GRANT ALL ON FUNCTION billing.tax_summary(p_from date, p_to date) TO billing_rea
 REVOKE ALL ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id bigint, p_reason text) TO billing_app;
 
--- Name: FUNCTION validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: ACL; Schema: billing; Owner: billing_owner
+-- Name: FUNCTION validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: ACL; Schema: billing; Owner: billing_owner
 
-REVOKE ALL ON FUNCTION billing.validate_line(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) FROM PUBLIC;
 
 -- Name: FUNCTION verify_chain(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 

@@ -25,6 +25,7 @@ def test_tiny_run_writes_a_row_for_every_comparison_and_the_plots(db_url: str, t
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     for number, title in (
         (1, "Cost of integrity: 5-line invoice, API vs bare tables, 1 client"),
+        (1, "Cost of integrity: the same invoice in 7 API calls"),
         (1, "Cost of integrity: 5-line invoice, API vs bare tables, 2 clients"),
         (1, "Gapless series: API at 2 clients vs 1 / commit latency"),
         (2, "auto_allocate p50 latency"),
@@ -37,8 +38,8 @@ def test_tiny_run_writes_a_row_for_every_comparison_and_the_plots(db_url: str, t
         (5, "Migrations: all onto an empty database"),
     ):
         assert any(row.startswith(f"| {number} | {title}") for row in rows), f"no row for {title}"
-    assert sum("synchronous_commit=on" in row for row in rows) == 3
-    assert sum("synchronous_commit=off" in row for row in rows) == 3
+    assert sum("synchronous_commit=on" in row for row in rows) == 4
+    assert sum("synchronous_commit=off" in row for row in rows) == 4
     for needle in ("PostgreSQL: PostgreSQL ", "cores: ", "scale: 0.001", "date: "):
         assert needle in table
     assert "| 4 | Invariant violations after the payment runs" in table

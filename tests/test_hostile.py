@@ -253,6 +253,35 @@ CASES: list[Case] = [
     C("bill-quantities-same-line-twice", "SELECT billing.bill_order(%(c)s, %(o1)s, '{\"1\": 1, \"01\": 1}')", "22023"),
     C("bill-quantities-negative", "SELECT billing.bill_order(%(c)s, %(o1)s, '{\"1\": -1}')", "23514"),
     C("bill-quantities-1e30", "SELECT billing.bill_order(%(c)s, %(o1)s, '{\"1\": 1e30}')", "23514"),
+    # --- p_lines of issue_new_invoice
+    *[C(f"new-invoice-lines-{n}", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', %(j)s::jsonb)"
+        .replace("%(j)s", repr_json(v)), "22023") for n, v in (
+        ("object", {"type": "memo", "text": "x"}), ("empty", []), ("scalar-element", [1]),
+        ("unknown-type", [{"type": "gift", "amount": 1}]), ("no-type", [{"fee_code": "ADMIN", "amount": 1}]),
+        ("unknown-key", [{"type": "memo", "text": "x", "sql": DROP}]), ("missing-key", [{"type": "fee", "amount": 1}]),
+        ("null-value", [{"type": "tax", "tax_code": "DE_VAT", "rate": None}]),
+        ("amount-string", [{"type": "fee", "fee_code": "ADMIN", "amount": "5"}]),
+        ("order-id-fraction", [{"type": "product", "order_id": 1.5, "order_line_no": 1, "quantity": 1}]),
+        ("line-no-huge", [{"type": "discount", "amount": 1, "description": "x", "applies_to_line_no": 99999999999}]),
+        ("discount-negative", [{"type": "discount", "amount": -1, "description": "x"}]),
+        ("second-line-bad", [{"type": "memo", "text": "x"}, {"type": "memo", "text": 1}]),
+    )],
+    C("new-invoice-unknown-order-line", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', jsonb_build_array("
+      "jsonb_build_object('type', 'product', 'order_id', %(o1)s, 'order_line_no', 9, 'quantity', 1)))", "23503"),
+    C("new-invoice-order-of-other-customer", "SELECT billing.issue_new_invoice(%(c)s, 'USD', jsonb_build_array("
+      "jsonb_build_object('type', 'product', 'order_id', %(ob)s, 'order_line_no', 1, 'quantity', 1)))", "23503"),
+    C("new-invoice-over-billed", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', jsonb_build_array("
+      "jsonb_build_object('type', 'product', 'order_id', %(o1)s, 'order_line_no', 1, 'quantity', 8)))", "23514"),
+    C("new-invoice-canceled-order", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', jsonb_build_array("
+      "jsonb_build_object('type', 'product', 'order_id', %(o2)s, 'order_line_no', 1, 'quantity', 1)))", "55000"),
+    C("new-invoice-order-in-other-currency", "SELECT billing.issue_new_invoice(%(c)s, 'USD', jsonb_build_array("
+      "jsonb_build_object('type', 'product', 'order_id', %(o1)s, 'order_line_no', 2, 'quantity', 1)))", "23514"),
+    C("new-invoice-unknown-currency", "SELECT billing.issue_new_invoice(%(c)s, 'XYZ', "
+      "'[{\"type\": \"memo\", \"text\": \"x\"}]')", "23503"),
+    C("new-invoice-fee-nan", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', "
+      "'[{\"type\": \"fee\", \"fee_code\": \"ADMIN\", \"amount\": 1e30}]')", "23514"),
+    C("new-invoice-memo-big", "SELECT billing.issue_new_invoice(%(c)s, 'EUR', "
+      "jsonb_build_array(jsonb_build_object('type', 'memo', 'text', %(big)s::text)))", "23514"),
     # --- p_lines of issue_credit_note
     *[C(f"credit-lines-{n}", "SELECT billing.issue_credit_note(%(c)s, %(inv3)s, %(j)s::jsonb)"
         .replace("%(j)s", repr_json(v)), "22023") for n, v in (
@@ -350,6 +379,8 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "add_tax_line": {"p_customer_id": "%(c)s", "p_invoice_id": "%(draft)s", "p_tax_code": "'DE_VAT'", "p_rate": "0.19"},
     "add_memo_line": {"p_customer_id": "%(c)s", "p_invoice_id": "%(draft)s", "p_text": "'thanks'"},
     "issue_invoice": {"p_customer_id": "%(c)s", "p_invoice_id": "%(draft)s"},
+    "issue_new_invoice": {"p_customer_id": "%(c)s", "p_currency": "'EUR'",
+                          "p_lines": "'[{\"type\": \"fee\", \"fee_code\": \"ADMIN\", \"amount\": 5}]'"},
     "issue_credit_note": {"p_customer_id": "%(c)s", "p_invoice_id": "%(inv3)s"},
     "void_invoice": {"p_customer_id": "%(c)s", "p_invoice_id": "%(inv3)s", "p_reason": "'wrong address'"},
     "cancel_order": {"p_customer_id": "%(c)s", "p_order_id": "%(o1)s", "p_reason": "'withdrawn'"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import D, doc_no, refused, row
+from psycopg.types.json import Jsonb
 
 LINE_TABLES = ["invoice_line", "invoice_product_line", "invoice_fee_line", "invoice_discount_line",
                "invoice_tax_line", "invoice_memo_line"]
@@ -183,3 +184,61 @@ def test_half_cents_round_away_from_zero(db, api, shop) -> None:
     assert db.execute("SELECT amount FROM billing.invoice_line WHERE invoice_id = %s AND line_no = %s",
                       [inv, line]).fetchone()[0] == D("0.03")
     assert db.execute("SELECT billing.round_money(-2.345, 'EUR'), billing.round_money(2.5, 'JPY')").fetchone() == (D("-2.35"), 3)
+
+
+def line_rows(db, inv: int) -> list[tuple]:
+    """Every line and subtype row of an invoice, without its ids."""
+    return db.execute(
+        """
+        SELECT l.line_no, l.line_type, l.quantity, l.unit_amount, l.amount, l.description,
+            p.order_id, p.order_line_no, f.fee_code, f.order_id, f.order_charge_no, d.applies_to_line_no,
+            t.tax_code, t.rate, t.taxable_amount, m.memo
+        FROM billing.invoice_line AS l
+        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
+        WHERE l.invoice_id = %s ORDER BY l.line_no
+        """, [inv]).fetchall()
+
+
+def test_issue_new_invoice_bills_exactly_what_the_add_line_calls_bill(db, api, shop, order, issued) -> None:
+    c = shop["customer"]
+    api.add_order_charge(c, order, "HANDLING", D("3.00"))
+    inv = api.issue_new_invoice(c, "EUR", [
+        {"type": "product", "order_id": order, "order_line_no": 1, "quantity": 2},
+        {"type": "fee", "fee_code": "SHIPPING", "amount": 4.95},
+        {"type": "discount", "amount": 1.00, "description": "loyalty", "applies_to_line_no": 1},
+        {"type": "tax", "tax_code": "DE_VAT", "rate": 0.19},
+        {"type": "memo", "text": "Thank you"},
+        {"type": "fee", "fee_code": "HANDLING", "amount": 3.00, "description": "packing", "order_id": order,
+         "order_charge_no": 1},
+        {"type": "tax", "tax_code": "DE_VAT", "rate": 0.07, "taxable_amount": 3.00},
+    ], "2030-01-31")
+    # the first five lines as the fixture's add_*_line calls wrote them, then a charge's fee and a tax on it
+    assert line_rows(db, inv)[:5] == line_rows(db, issued)
+    assert [r[:6] for r in line_rows(db, inv)[5:]] == [
+        (6, "fee", 1, None, D("3.00"), "packing"), (7, "tax", 1, None, D("0.21"), "Germany, Umsatzsteuer")]
+    got = row(db, "SELECT * FROM billing.invoice WHERE invoice_id = %s", [inv])
+    assert (got["status"], got["invoice_no"], got["total"], str(got["due_date"])) == (
+        "issued", doc_no("INV", 2, c), D("28.48") + D("3.21"), "2030-01-31")
+    billed = db.execute("SELECT billed_quantity FROM billing.order_line WHERE order_id = %s AND line_no = 1",
+                        [order]).fetchone()[0]
+    assert billed == 4  # 2 by the fixture's invoice, 2 by this one
+    assert db.execute("SELECT billed_amount FROM billing.order_charge WHERE order_id = %s", [order]).fetchone()[0] == 3
+
+
+def test_issue_new_invoice_refuses_a_line_the_rules_refuse_and_leaves_nothing(db, api, shop, order) -> None:
+    c = shop["customer"]
+    before = db.execute("SELECT count(*) FROM billing.invoice").fetchone()[0]
+    for sqlstate, lines in (
+        ("23514", [{"type": "fee", "fee_code": "ADMIN", "amount": 1.005}]),  # more decimals than EUR has
+        ("23514", [{"type": "product", "order_id": order, "order_line_no": 1, "quantity": 11}]),  # 10 ordered
+        ("23503", [{"type": "product", "order_id": order, "order_line_no": 9, "quantity": 1}]),
+        ("23503", [{"type": "fee", "fee_code": "NO_SUCH_FEE", "amount": 1}]),
+        ("22023", [{"type": "discount", "amount": 0, "description": "nothing"}]),
+        ("22023", [{"type": "fee", "fee_code": "ADMIN", "amount": "1"}]),
+    ):
+        refused(db, sqlstate, "SELECT billing.issue_new_invoice(%s, 'EUR', %s)", [c, Jsonb(lines)])
+    assert db.execute("SELECT count(*) FROM billing.invoice").fetchone()[0] == before

@@ -127,8 +127,8 @@ def test_every_function_a_client_may_call_runs_as_billing_owner_with_pinned_sett
 def test_billing_app_may_call_the_writing_api_and_the_reader_only_the_reports(db) -> None:
     readme_api = {"create_customer", "create_product", "place_order", "add_order_line", "add_order_charge",
                   "cancel_order", "bill_order", "create_invoice", "add_product_line", "add_fee_line",
-                  "add_discount_line", "add_tax_line", "add_memo_line", "issue_invoice", "issue_credit_note",
-                  "void_invoice", "dispute_invoice", "resolve_dispute", "record_payment", "cancel_payment",
+                  "add_discount_line", "add_tax_line", "add_memo_line", "issue_invoice", "issue_new_invoice",
+                  "issue_credit_note", "void_invoice", "dispute_invoice", "resolve_dispute", "record_payment", "cancel_payment",
                   "allocate_payment", "apply_credit_note", "auto_allocate", "pay_invoices", "unallocate", "refund",
                   "write_off"}
     reports = {"open_invoices", "open_items", "ar_aging", "customer_statement", "tax_summary",

@@ -304,7 +304,13 @@ INVARIANTS = {
         LEFT JOIN billing.invoice_balance AS b USING (customer_id, invoice_id)
         WHERE i.status = 'issued' AND b.total IS DISTINCT FROM i.total""",
     "every line has its subtype row": """
-        SELECT count(*) FROM billing.invoice_line AS l WHERE NOT billing.has_subtype(l)""",
+        SELECT count(*) FROM billing.invoice_line AS l
+        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
+        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
+        WHERE coalesce(p.line_no, f.line_no, d.line_no, t.line_no, m.line_no) IS NULL""",
     "numbers gapless: series next_no - 1 = documents numbered in it, each once": """
         SELECT count(*) FROM billing.document_series AS s
         WHERE s.next_no - 1 <> (SELECT count(DISTINCT i.invoice_no) FROM billing.invoice AS i
