@@ -46,6 +46,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     r record;
+    v_broken text;
     v_doc text;
 BEGIN
     -- One query reads every line checked with its subtype row, order and charge; the loop only compares.
@@ -75,34 +76,36 @@ BEGIN
             AND l.line_no BETWEEN coalesce(p_line_no, 1) AND coalesce(p_line_no, 2147483647)
         ORDER BY l.line_no
     LOOP
-        -- The usual case, none of the refusals below applies: no message is built.
-        CONTINUE WHEN (
-            NOT (abs(r.amount) < 1e15 AND r.amount = billing.round_money(r.amount, r.currency))
-            OR r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price OR r.charge_fee <> r.fee_code
-            OR r.amount <> r.expected OR r.order_currency <> r.currency OR r.is_canceled
-        ) IS NOT TRUE;
+        -- The first rule the line breaks, in this order; the message (which reads the document) only then.
+        v_broken := CASE
+            WHEN NOT (abs(r.amount) < 1e15 AND r.amount = billing.round_money(r.amount, r.currency)) THEN 'money'
+            WHEN r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price THEN 'price'
+            WHEN r.charge_fee <> r.fee_code THEN 'fee'
+            WHEN r.amount <> r.expected THEN 'amount'
+            WHEN r.order_currency <> r.currency THEN 'currency'
+            WHEN r.is_canceled THEN 'canceled'
+        END;
+        CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
-        PERFORM billing.check_money(r.amount, r.currency, v_doc);
-        IF r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price THEN
-            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
-                format('unit_amount %s, order line unit price %s', r.unit_amount, r.unit_price));
-        END IF;
-        IF r.charge_fee <> r.fee_code THEN
-            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
-                format('fee %s, order charge fee %s', r.fee_code, r.charge_fee));
-        END IF;
-        IF r.amount <> r.expected THEN
-            PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, r.amount, r.expected),
-                'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
-                'rounded with billing.round_money.');
-        END IF;
-        IF r.order_currency <> r.currency THEN
-            PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
-                r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
-        END IF;
-        IF r.is_canceled THEN
-            PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
-        END IF;
+        CASE v_broken
+            WHEN 'money' THEN
+                PERFORM billing.check_money(r.amount, r.currency, v_doc);
+            WHEN 'price' THEN
+                PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                    format('unit_amount %s, order line unit price %s', r.unit_amount, r.unit_price));
+            WHEN 'fee' THEN
+                PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                    format('fee %s, order charge fee %s', r.fee_code, r.charge_fee));
+            WHEN 'amount' THEN
+                PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, r.amount, r.expected),
+                    'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+                    'rounded with billing.round_money.');
+            WHEN 'currency' THEN
+                PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
+                    r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
+            ELSE
+                PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
+        END CASE;
     END LOOP;
 END
 $$;

@@ -318,12 +318,8 @@ BEGIN
     ),
     priced AS (
         -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
-        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description,
-            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable,
-            coalesce(g.amount, billing.round_money(
-                coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0)
-                * (g.line ->> 'rate')::numeric, p_currency
-            )) AS amount
+        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description, g.amount,
+            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
         FROM given AS g
     ),
     line AS (
@@ -331,7 +327,9 @@ BEGIN
             customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
         )
         SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
-            p.unit_price, p.amount, p.description
+            p.unit_price,
+            coalesce(p.amount, billing.round_money(p.taxable * (p.line ->> 'rate')::numeric, p_currency)),
+            p.description
         FROM priced AS p
     ),
     product AS (

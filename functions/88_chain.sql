@@ -34,6 +34,17 @@
 -- calls in the same order everywhere. Under REPEATABLE READ or SERIALIZABLE, a concurrent append to the same chain
 -- fails with 40001, as a concurrent issue in the same series does.
 
+CREATE OR REPLACE FUNCTION billing.chain_time(p_time timestamptz) RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+COMMENT ON FUNCTION billing.chain_time(timestamptz) IS
+'A time stamp as chain_content prints it: UTC with microseconds, 2026-12-03T09:05:00.000000Z, whatever the '
+'session''s TimeZone or DateStyle. Never change it: every stored content_hash of a time stamp depends on it.';
+
 -- Canonical content. Never change what it returns for an entry that exists: its stored content_hash would stop
 -- verifying. It lists its fields explicitly (a column added later changes no hash) and prints them as jsonb text
 -- (keys sorted, numbers with their scale as stored), time stamps in UTC with microseconds, dates as YYYY-MM-DD, so
@@ -52,8 +63,8 @@ AS $$
                 'status', i.status,
                 'invoice_no', i.invoice_no,
                 'currency', i.currency,
-                'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'issued_at', to_char(i.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'created_at', billing.chain_time(i.created_at),
+                'issued_at', billing.chain_time(i.issued_at),
                 'due_date', to_char(i.due_date, 'YYYY-MM-DD'),
                 'total', i.total,
                 'credited_invoice_id', i.credited_invoice_id,
@@ -117,8 +128,8 @@ AS $$
                 'currency', p.currency,
                 'amount', p.amount,
                 'method_id', p.method_id,
-                'received_at', to_char(p.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'recorded_at', to_char(p.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'received_at', billing.chain_time(p.received_at),
+                'recorded_at', billing.chain_time(p.recorded_at),
                 'reference', p.reference,
                 'comments', p.comments
             )::text
@@ -133,8 +144,8 @@ AS $$
                 'currency', r.currency,
                 'amount', r.amount,
                 'method_id', r.method_id,
-                'refunded_at', to_char(r.refunded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'recorded_at', to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'refunded_at', billing.chain_time(r.refunded_at),
+                'recorded_at', billing.chain_time(r.recorded_at),
                 'reason', r.reason,
                 'parts', (
                     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -162,7 +173,7 @@ AS $$
                 'credit_note_id', a.credit_note_id,
                 'amount', a.amount,
                 'reverses_allocation_id', a.reverses_allocation_id,
-                'allocated_at', to_char(a.allocated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'allocated_at', billing.chain_time(a.allocated_at),
                 'reason', a.reason,
                 'allocated_by', a.allocated_by
             )::text

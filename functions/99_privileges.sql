@@ -44,64 +44,37 @@ GRANT USAGE ON SCHEMA billing TO billing_app, billing_reader;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA billing FROM billing_app, billing_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA billing FROM billing_app, billing_reader;
 
--- The writing API: billing_app only.
-ALTER FUNCTION billing.create_customer SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.create_product SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.place_order SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_order_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_order_charge SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.cancel_order SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.bill_order SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.create_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_product_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_fee_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_discount_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_tax_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.add_memo_line SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.issue_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.issue_new_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.issue_credit_note SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.void_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.dispute_invoice SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.resolve_dispute SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.record_payment SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.cancel_payment SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.allocate_payment SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.apply_credit_note SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.auto_allocate SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.pay_invoices SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.unallocate SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.refund SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.write_off SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
+-- The writing API (billing_app only) and the reading API (both roles; reports read every table, so they too run
+-- as billing_owner): each function is made definer and granted from one list, so the two cannot drift apart.
+DO $$
+DECLARE
+    v_function text;
+    v_writing constant text [] := ARRAY[
+        'create_customer', 'create_product', 'place_order', 'add_order_line', 'add_order_charge', 'cancel_order',
+        'bill_order', 'create_invoice', 'add_product_line', 'add_fee_line', 'add_discount_line', 'add_tax_line',
+        'add_memo_line', 'issue_invoice', 'issue_new_invoice', 'issue_credit_note', 'void_invoice',
+        'dispute_invoice', 'resolve_dispute', 'record_payment', 'cancel_payment', 'allocate_payment',
+        'apply_credit_note', 'auto_allocate', 'pay_invoices', 'unallocate', 'refund', 'write_off'
+    ];
+    v_reading constant text [] := ARRAY[
+        'open_invoices', 'open_items', 'ar_aging', 'customer_statement', 'tax_summary', 'revenue_by_line_type',
+        'verify_chain', 'chain_heads'
+    ];
+BEGIN
+    FOREACH v_function IN ARRAY v_writing || v_reading LOOP
+        EXECUTE format('ALTER FUNCTION billing.%I SECURITY DEFINER SET search_path = billing, pg_temp '
+            'SET lock_timeout = %L', v_function, '5s');
+        EXECUTE format('GRANT EXECUTE ON FUNCTION billing.%I TO billing_app%s', v_function,
+            CASE WHEN v_function = ANY (v_reading) THEN ', billing_reader' ELSE '' END);
+    END LOOP;
+END
+$$;
 
-GRANT EXECUTE ON FUNCTION
-billing.create_customer, billing.create_product, billing.place_order, billing.add_order_line,
-billing.add_order_charge, billing.cancel_order, billing.bill_order, billing.create_invoice, billing.add_product_line,
-billing.add_fee_line, billing.add_discount_line, billing.add_tax_line, billing.add_memo_line, billing.issue_invoice,
-billing.issue_new_invoice, billing.issue_credit_note, billing.void_invoice, billing.dispute_invoice,
-billing.resolve_dispute, billing.record_payment, billing.cancel_payment, billing.allocate_payment,
-billing.apply_credit_note, billing.auto_allocate, billing.pay_invoices, billing.unallocate, billing.refund,
-billing.write_off
-TO billing_app;
-
--- The reading API: both roles. Reports read every table, so they too run as billing_owner.
-ALTER FUNCTION billing.open_invoices SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.open_items SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.ar_aging SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.customer_statement SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.tax_summary SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.revenue_by_line_type SECURITY DEFINER SET search_path = billing, pg_temp
-SET lock_timeout = '5s';
-ALTER FUNCTION billing.verify_chain SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
-ALTER FUNCTION billing.chain_heads SECURITY DEFINER SET search_path = billing, pg_temp SET lock_timeout = '5s';
 -- Views run as their owner, but the functions they call run as the reader: rounding reads billing.currency. (No
 -- lock_timeout: it runs once per row of a view, and reads one row of a lookup table.)
 ALTER FUNCTION billing.minor_units SECURITY DEFINER SET search_path = billing, pg_temp;
 
-GRANT EXECUTE ON FUNCTION
-billing.open_invoices, billing.open_items, billing.ar_aging, billing.customer_statement, billing.tax_summary,
-billing.revenue_by_line_type, billing.verify_chain, billing.chain_heads, billing.minor_units, billing.round_money
-TO billing_app, billing_reader;
+GRANT EXECUTE ON FUNCTION billing.minor_units, billing.round_money TO billing_app, billing_reader;
 
 GRANT SELECT ON
 billing.order_summary, billing.invoice_summary, billing.invoice_line_summary, billing.payment_summary,

@@ -889,8 +889,8 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                 'status', i.status,
                 'invoice_no', i.invoice_no,
                 'currency', i.currency,
-                'created_at', to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'issued_at', to_char(i.issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'created_at', billing.chain_time(i.created_at),
+                'issued_at', billing.chain_time(i.issued_at),
                 'due_date', to_char(i.due_date, 'YYYY-MM-DD'),
                 'total', i.total,
                 'credited_invoice_id', i.credited_invoice_id,
@@ -954,8 +954,8 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                 'currency', p.currency,
                 'amount', p.amount,
                 'method_id', p.method_id,
-                'received_at', to_char(p.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'recorded_at', to_char(p.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'received_at', billing.chain_time(p.received_at),
+                'recorded_at', billing.chain_time(p.recorded_at),
                 'reference', p.reference,
                 'comments', p.comments
             )::text
@@ -970,8 +970,8 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                 'currency', r.currency,
                 'amount', r.amount,
                 'method_id', r.method_id,
-                'refunded_at', to_char(r.refunded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'recorded_at', to_char(r.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'refunded_at', billing.chain_time(r.refunded_at),
+                'recorded_at', billing.chain_time(r.recorded_at),
                 'reason', r.reason,
                 'parts', (
                     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -999,7 +999,7 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                 'credit_note_id', a.credit_note_id,
                 'amount', a.amount,
                 'reverses_allocation_id', a.reverses_allocation_id,
-                'allocated_at', to_char(a.allocated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'allocated_at', billing.chain_time(a.allocated_at),
                 'reason', a.reason,
                 'allocated_by', a.allocated_by
             )::text
@@ -1151,6 +1151,20 @@ ALTER FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id b
 -- Name: FUNCTION chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) IS 'The chain an entry joins and its scope: a document the chain of its number series (INV: global, one chain over all customers; INV-7: customer 7''s series); a payment the customer''s payments chain, a refund its refunds chain; an allocation the chain of its source (allocations from payment 12, allocations from credit note 34). NULLs when the entry does not exist or is a draft.';
+
+-- Name: chain_time(timestamp with time zone); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.chain_time(p_time timestamp with time zone) RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+ALTER FUNCTION billing.chain_time(p_time timestamp with time zone) OWNER TO billing_owner;
+
+-- Name: FUNCTION chain_time(p_time timestamp with time zone); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.chain_time(p_time timestamp with time zone) IS 'A time stamp as chain_content prints it: UTC with microseconds, 2026-12-03T09:05:00.000000Z, whatever the session''s TimeZone or DateStyle. Never change it: every stored content_hash of a time stamp depends on it.';
 
 -- Name: check_credit_note_line(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2169,12 +2183,8 @@ BEGIN
     ),
     priced AS (
         -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
-        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description,
-            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable,
-            coalesce(g.amount, billing.round_money(
-                coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0)
-                * (g.line ->> 'rate')::numeric, p_currency
-            )) AS amount
+        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description, g.amount,
+            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
         FROM given AS g
     ),
     line AS (
@@ -2182,7 +2192,9 @@ BEGIN
             customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
         )
         SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
-            p.unit_price, p.amount, p.description
+            p.unit_price,
+            coalesce(p.amount, billing.round_money(p.taxable * (p.line ->> 'rate')::numeric, p_currency)),
+            p.description
         FROM priced AS p
     ),
     product AS (
@@ -3474,6 +3486,7 @@ CREATE FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint
     AS $$
 DECLARE
     r record;
+    v_broken text;
     v_doc text;
 BEGIN
     -- One query reads every line checked with its subtype row, order and charge; the loop only compares.
@@ -3503,34 +3516,36 @@ BEGIN
             AND l.line_no BETWEEN coalesce(p_line_no, 1) AND coalesce(p_line_no, 2147483647)
         ORDER BY l.line_no
     LOOP
-        -- The usual case, none of the refusals below applies: no message is built.
-        CONTINUE WHEN (
-            NOT (abs(r.amount) < 1e15 AND r.amount = billing.round_money(r.amount, r.currency))
-            OR r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price OR r.charge_fee <> r.fee_code
-            OR r.amount <> r.expected OR r.order_currency <> r.currency OR r.is_canceled
-        ) IS NOT TRUE;
+        -- The first rule the line breaks, in this order; the message (which reads the document) only then.
+        v_broken := CASE
+            WHEN NOT (abs(r.amount) < 1e15 AND r.amount = billing.round_money(r.amount, r.currency)) THEN 'money'
+            WHEN r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price THEN 'price'
+            WHEN r.charge_fee <> r.fee_code THEN 'fee'
+            WHEN r.amount <> r.expected THEN 'amount'
+            WHEN r.order_currency <> r.currency THEN 'currency'
+            WHEN r.is_canceled THEN 'canceled'
+        END;
+        CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
-        PERFORM billing.check_money(r.amount, r.currency, v_doc);
-        IF r.has_product AND r.unit_amount IS DISTINCT FROM r.unit_price THEN
-            PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
-                format('unit_amount %s, order line unit price %s', r.unit_amount, r.unit_price));
-        END IF;
-        IF r.charge_fee <> r.fee_code THEN
-            PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
-                format('fee %s, order charge fee %s', r.fee_code, r.charge_fee));
-        END IF;
-        IF r.amount <> r.expected THEN
-            PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, r.amount, r.expected),
-                'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
-                'rounded with billing.round_money.');
-        END IF;
-        IF r.order_currency <> r.currency THEN
-            PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
-                r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
-        END IF;
-        IF r.is_canceled THEN
-            PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
-        END IF;
+        CASE v_broken
+            WHEN 'money' THEN
+                PERFORM billing.check_money(r.amount, r.currency, v_doc);
+            WHEN 'price' THEN
+                PERFORM billing.fail('23514', format('%s: a product line bills at its order line''s unit price', v_doc),
+                    format('unit_amount %s, order line unit price %s', r.unit_amount, r.unit_price));
+            WHEN 'fee' THEN
+                PERFORM billing.fail('23514', format('%s: a fee line bills its order charge''s fee', v_doc),
+                    format('fee %s, order charge fee %s', r.fee_code, r.charge_fee));
+            WHEN 'amount' THEN
+                PERFORM billing.fail('23514', format('%s: amount %s should be %s', v_doc, r.amount, r.expected),
+                    'The amount of a line is quantity x unit amount, of a tax line taxable amount x rate, '
+                    'rounded with billing.round_money.');
+            WHEN 'currency' THEN
+                PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
+                    r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
+            ELSE
+                PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
+        END CASE;
     END LOOP;
 END
 $$;
@@ -7009,6 +7024,10 @@ REVOKE ALL ON FUNCTION billing.chain_link_rules() FROM PUBLIC;
 -- Name: FUNCTION chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) FROM PUBLIC;
+
+-- Name: FUNCTION chain_time(p_time timestamp with time zone); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.chain_time(p_time timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION check_credit_note_line(); Type: ACL; Schema: billing; Owner: billing_owner
 
