@@ -194,6 +194,10 @@ BEGIN
         SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
         FOR UPDATE;
+        IF NEW.total < 0 THEN
+            PERFORM billing.fail('23514', format('%s would charge %s more: a credit note gives back, never charges', v_doc,
+                -NEW.total), p_hint => 'Bill what is owed on a new invoice.');
+        END IF;
         IF v_balance.credited + NEW.total > v_balance.total THEN
             PERFORM billing.fail('23514', format('%s would credit more than %s billed', v_doc,
                 billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
@@ -239,11 +243,17 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
-        -- A credit note pays its own invoice first, as far as that is open; the rest is open customer credit.
-        IF least(NEW.total, v_balance.total - v_balance.allocated) > 0 THEN
+        -- A credit note settles the invoice it corrects, all of it: what is open first, then what write-offs,
+        -- credit notes from elsewhere and payments settled is released to make room (a payment's part becomes
+        -- its open credit). So credit notes never hold credit of their own: only cash paid in is paid out.
+        IF NEW.total > v_balance.total - v_balance.allocated THEN
+            PERFORM billing.release_settlements(NEW.customer_id, NEW.credited_invoice_id,
+                NEW.total - (v_balance.total - v_balance.allocated), format('released by %s', v_doc));
+        END IF;
+        IF NEW.total > 0 THEN
             INSERT INTO billing.allocation (customer_id, currency, invoice_id, credit_note_id, amount, reason)
-            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id,
-                least(NEW.total, v_balance.total - v_balance.allocated), 'credit note applied to the invoice it corrects');
+            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id, NEW.total,
+                'credit note applied to the invoice it corrects');
         END IF;
     END IF;
 
@@ -288,8 +298,9 @@ $$;
 
 COMMENT ON FUNCTION billing.invoice_issued() IS
 'Trigger after a document is issued: opens the document''s balance row; books a credit note against the '
-'credited invoice (never more than it billed, in all and per line: 23514) and applies it to that invoice''s open '
-'amount (the rest is open customer credit); moves the billed part of the order lines and charges involved.';
+'credited invoice (never more than it billed, in all and per line: 23514) and applies all of it to that invoice, '
+'releasing what else settled it as far as needed (billing.release_settlements); moves the billed part of the '
+'order lines and charges involved.';
 
 CREATE OR REPLACE TRIGGER t20_invoice_issued
 AFTER UPDATE ON billing.invoice

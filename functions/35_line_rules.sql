@@ -56,7 +56,7 @@ BEGIN
                 ELSE billing.round_money(l.quantity * l.unit_amount, i.currency)
             END AS expected,
             p.line_no IS NOT NULL AS has_product, ol.unit_price, f.fee_code, c.fee_code AS charge_fee,
-            o.order_id, o.currency AS order_currency, o.is_canceled,
+            o.order_id, o.currency AS order_currency, o.is_canceled, dl.applies_to_line_no, dt.line_amount, dt.discounted,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
         INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
@@ -71,6 +71,17 @@ BEGIN
         LEFT JOIN billing.invoice_tax_line AS t
             ON t.customer_id = l.customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
         LEFT JOIN billing.sales_order AS o ON o.customer_id = l.customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
+        LEFT JOIN billing.invoice_discount_line AS dl
+            ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
+        LEFT JOIN LATERAL (
+            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted
+            FROM billing.invoice_line AS a
+            JOIN billing.invoice_discount_line AS xd
+                ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
+            JOIN billing.invoice_line AS x
+                ON x.customer_id = xd.customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
+            WHERE a.customer_id = dl.customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
+        ) AS dt ON dl.applies_to_line_no IS NOT NULL
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
             -- a range, not "IS NULL OR =": the index serves it in a cached generic plan
             AND l.line_no BETWEEN coalesce(p_line_no, 1) AND coalesce(p_line_no, 2147483647)
@@ -84,6 +95,7 @@ BEGIN
             WHEN r.amount <> r.expected THEN 'amount'
             WHEN r.order_currency <> r.currency THEN 'currency'
             WHEN r.is_canceled THEN 'canceled'
+            WHEN r.discounted > r.line_amount THEN 'discount'
         END;
         CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
@@ -103,6 +115,11 @@ BEGIN
             WHEN 'currency' THEN
                 PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
                     r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
+            WHEN 'discount' THEN
+                PERFORM billing.fail('23514', format('%s: the discounts on line %s take off more than it bills',
+                    v_doc, r.applies_to_line_no), format('line amount %s, discounts %s', r.line_amount, r.discounted),
+                    'A discount applying to a line is at most that line''s amount; a discount on the whole invoice '
+                    'names no line.');
             ELSE
                 PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
         END CASE;
@@ -113,7 +130,8 @@ $$;
 COMMENT ON FUNCTION billing.validate_lines(bigint, bigint, integer) IS
 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = '
 'quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax '
-'line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled '
+'line is taxable x rate; the discounts applying to a line take off at most its amount (all 23514); the order '
+'billed is in the invoice''s currency (23514) and not canceled '
 '(55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
 
 CREATE OR REPLACE FUNCTION billing.check_invoice_line() RETURNS trigger

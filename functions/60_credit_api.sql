@@ -10,6 +10,7 @@ DECLARE
     v_credit_note_id bigint;
     v_line_no integer := 0;
     v_quantity numeric;
+    v_share numeric;
     r record;
     d record;
 BEGIN
@@ -39,12 +40,11 @@ BEGIN
             'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
             'q and a positive, each line once, no other key', format('given: %s', left(p_lines::text, 200)));
     END IF;
-    -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
-    -- of this invoice, so the remainders read below stay true until commit), then the order lines.
+    -- Lock order for every issuer: the number series, then what settles the invoice and the invoice's balance
+    -- row (which serializes credit notes of this invoice, so the remainders read below stay true until
+    -- commit), then the order lines.
     PERFORM billing.lock_series(p_customer_id, 'credit_note');
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
-    FOR UPDATE;
+    PERFORM billing.lock_settled_invoice(p_customer_id, p_invoice_id);
 
     INSERT INTO billing.invoice (customer_id, kind, currency, credited_invoice_id, reason)
     VALUES (p_customer_id, 'credit_note', v_invoice.currency, p_invoice_id, p_reason)
@@ -93,16 +93,45 @@ BEGIN
                     AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
                 ORDER BY s.line_no
             LOOP
+                v_share := billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency);
+                CONTINUE WHEN v_share = 0;  -- a share below the currency's minor unit: the last units take it
                 v_line_no := v_line_no + 1;
                 INSERT INTO billing.credit_note_line (
                     customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-                ) VALUES (
-                    p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no,
-                    billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
-                );
+                ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
             END LOOP;
         END IF;
     END LOOP;
+    -- Tax goes back with what it was charged on: a tax line's base is the other lines before it, so each
+    -- tax line not named gives back the share of what it still holds that this credit note takes of that
+    -- base (all of it once the base is credited in full).
+    IF p_lines IS NOT NULL THEN
+        FOR d IN
+            SELECT t.line_no, t.amount_left, base.credited, base.amount_left AS base_left
+            FROM billing.invoice_line_summary AS t
+            CROSS JOIN LATERAL (
+                SELECT sum(l.amount_left) AS amount_left, sum(c.amount) AS credited
+                FROM billing.invoice_line_summary AS l
+                LEFT JOIN billing.credit_note_line AS c
+                    ON c.customer_id = l.customer_id AND c.credit_note_id = v_credit_note_id
+                        AND c.credited_line_no = l.line_no
+                WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+                    AND l.line_no < t.line_no AND l.line_type <> 'tax'
+            ) AS base
+            WHERE t.customer_id = p_customer_id AND t.invoice_id = p_invoice_id AND t.line_type = 'tax'
+                AND t.amount_left <> 0 AND base.credited <> 0 AND base.amount_left <> 0
+                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', t.line_no))
+            ORDER BY t.line_no
+        LOOP
+            v_share := CASE WHEN d.credited = d.base_left THEN d.amount_left
+                ELSE billing.round_money(d.amount_left * d.credited / d.base_left, v_invoice.currency) END;
+            CONTINUE WHEN v_share = 0;
+            v_line_no := v_line_no + 1;
+            INSERT INTO billing.credit_note_line (
+                customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
+            ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
+        END LOOP;
+    END IF;
     IF p_lines IS NOT NULL AND (
         SELECT count(*) FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
@@ -124,7 +153,112 @@ COMMENT ON FUNCTION billing.issue_credit_note(bigint, bigint, jsonb, text) IS
 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] '
 '(q units back, worth their share of what the line still holds; they become billable again, and discounts '
 'applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price '
-'correction); NULL credits everything left. Never more than was billed, per line and in all (23514).';
+'correction); NULL credits everything left. Tax lines not named give back their share of what is credited of '
+'the lines before them (their base). Never more than was billed, per line and in all (23514). The credit note '
+'settles the invoice: what the invoice had open first, then what write-offs, other credit notes and payments '
+'(newest first) settled of it, which they get back (a payment''s becomes its open credit).';
+
+CREATE OR REPLACE FUNCTION billing.lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_payment_ids bigint[];
+    v_credit_note_ids bigint[];
+BEGIN
+    -- The lock order of the allocating functions: sources (payments, then credit notes, by id) before the
+    -- invoice they settle.
+    SELECT array_agg(DISTINCT a.payment_id) FILTER (WHERE a.payment_id IS NOT NULL),
+        array_agg(DISTINCT a.credit_note_id) FILTER (WHERE a.credit_note_id IS NOT NULL)
+    INTO v_payment_ids, v_credit_note_ids
+    FROM billing.active_allocation AS a
+    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id;
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = ANY(v_credit_note_ids)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is from a
+    -- source not locked here, so the caller retries rather than risk a lock-order inversion.
+    IF EXISTS (
+        SELECT FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id
+            AND NOT (a.payment_id = ANY(coalesce(v_payment_ids, '{}')) OR a.credit_note_id = ANY(coalesce(v_credit_note_ids, '{}')))
+    ) THEN
+        PERFORM billing.fail('40001', format('%s was paid while it was being credited',
+            billing.document_label(p_customer_id, p_invoice_id)), p_hint => 'Retry the transaction.');
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION billing.lock_settled_invoice(bigint, bigint) IS
+'Internal to crediting: locks the payments and credit notes that settle an invoice, then the invoice''s balance '
+'row (the allocating functions'' order). A payment allocated to it meanwhile: 40001, retry.';
+
+CREATE OR REPLACE FUNCTION billing.release_settlements(
+    p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text
+) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_left numeric := p_amount;
+    v_take numeric;
+    r record;
+BEGIN
+    -- Write-offs first (nothing was collected), then credit notes applied from elsewhere, then payments; the
+    -- newest first. A settlement released in part is reversed and applied again for the rest.
+    FOR r IN
+        SELECT 1 AS rank, w.write_off_id AS id, NULL::bigint AS payment_id, NULL::bigint AS credit_note_id,
+            w.currency, w.amount, w.reason
+        FROM billing.write_off AS w
+        WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
+            AND NOT EXISTS (
+                SELECT FROM billing.write_off AS x
+                WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
+            )
+        UNION ALL
+        SELECT CASE WHEN a.payment_id IS NULL THEN 2 ELSE 3 END, a.allocation_id, a.payment_id, a.credit_note_id,
+            a.currency, a.amount, a.reason
+        FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id
+            AND NOT EXISTS (
+                SELECT FROM billing.invoice AS cn
+                WHERE cn.customer_id = a.customer_id AND cn.invoice_id = a.credit_note_id
+                    AND cn.credited_invoice_id = p_invoice_id
+            )
+        ORDER BY rank, id DESC
+    LOOP
+        EXIT WHEN v_left <= 0;
+        v_take := least(v_left, r.amount);
+        IF r.rank = 1 THEN
+            INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
+            VALUES (p_customer_id, r.currency, p_invoice_id, -r.amount, r.id, p_reason);
+            IF v_take < r.amount THEN
+                INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reason)
+                VALUES (p_customer_id, r.currency, p_invoice_id, r.amount - v_take, r.reason);
+            END IF;
+        ELSE
+            PERFORM billing.unallocate(p_customer_id, r.id, p_reason);
+            IF v_take < r.amount THEN
+                INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, credit_note_id, amount, reason)
+                VALUES (p_customer_id, r.currency, p_invoice_id, r.payment_id, r.credit_note_id, r.amount - v_take, r.reason);
+            END IF;
+        END IF;
+        v_left := v_left - v_take;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION billing.release_settlements(bigint, bigint, numeric, text) IS
+'Internal to issuing a credit note: makes room for p_amount of it on an invoice that is settled already, by '
+'reversing write-offs, then credit notes applied from elsewhere, then payment allocations (newest first, the last '
+'one in part). What a payment gets back is its open credit: only cash paid in can be paid out.';
 
 CREATE OR REPLACE FUNCTION billing.cancel_invoice(
     p_customer_id bigint, p_invoice_id bigint, p_reason text, p_canceled_time timestamptz
@@ -133,8 +267,6 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_credit_note_id bigint;
-    v_payment_ids bigint[];
-    r record;
 BEGIN
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS c
@@ -142,47 +274,9 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
-    PERFORM billing.require(p_reason, 'p_reason');
-    -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
-    PERFORM billing.lock_series(p_customer_id, 'credit_note');
-    SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
-    FROM billing.active_allocation AS a
-    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
-    ORDER BY b.payment_id
-    FOR UPDATE;
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
-    FOR UPDATE;
-    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is
-    -- from a payment not locked here, so the caller retries rather than risk a lock-order inversion.
-    IF EXISTS (
-        SELECT FROM billing.active_allocation AS a
-        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-            AND a.payment_id <> ALL(coalesce(v_payment_ids, '{}'))
-    ) THEN
-        PERFORM billing.fail('40001', format('%s was paid while it was being canceled', billing.document_label(p_customer_id, p_invoice_id)),
-            p_hint => 'Retry the transaction.');
-    END IF;
-    -- What payments paid becomes their open credit again, and write-offs are reversed: the void credit note
-    -- then settles the whole invoice, so nothing of it turns into credit the customer never paid.
-    FOR r IN
-        SELECT a.allocation_id FROM billing.active_allocation AS a
-        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-        ORDER BY a.payment_id, a.allocation_id
-    LOOP
-        PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
-    END LOOP;
-    INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
-    SELECT w.customer_id, w.currency, w.invoice_id, -w.amount, w.write_off_id, p_reason
-    FROM billing.write_off AS w
-    WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
-        AND NOT EXISTS (
-            SELECT FROM billing.write_off AS x WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
-        )
-    ORDER BY w.write_off_id;
-    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
+    -- The void credit note credits everything left, so settling the invoice it releases whatever else settled
+    -- it: what payments paid becomes their open credit again and write-offs are reversed.
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
     RETURN v_credit_note_id;

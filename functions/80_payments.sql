@@ -112,6 +112,16 @@ BEGIN
             PERFORM billing.fail('55000', format('allocation %s of customer %s is reversed already, or is a reversal',
                 NEW.reverses_allocation_id, NEW.customer_id));
         END IF;
+        -- A credit note settles the invoice it corrects for good: undone, its credit would be free to leave.
+        IF EXISTS (
+            SELECT FROM billing.invoice AS cn
+            WHERE cn.customer_id = NEW.customer_id AND cn.invoice_id = v_original.credit_note_id
+                AND cn.credited_invoice_id = v_original.invoice_id
+        ) THEN
+            PERFORM billing.fail('55000', format('allocation %s of customer %s applies %s to the invoice it corrects: '
+                'it stands', NEW.reverses_allocation_id, NEW.customer_id, v_source),
+                p_hint => 'Correct a credit note with a new invoice.');
+        END IF;
         IF (NEW.invoice_id, NEW.payment_id, NEW.credit_note_id, NEW.currency, NEW.amount)
             IS DISTINCT FROM (v_original.invoice_id, v_original.payment_id, v_original.credit_note_id,
                 v_original.currency, -v_original.amount) THEN
@@ -239,18 +249,22 @@ BEGIN
     END IF;
     -- An unknown currency code of another length would not fit char(3): looked up first (23503).
     PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
-    v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
-    -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
-    INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
-    OVERRIDING SYSTEM VALUE
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
-        billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
-        coalesce(p_received_at, now()), p_reference)
-    ON CONFLICT (customer_id, payment_no) DO NOTHING
-    RETURNING payment_id INTO v_payment_id;
-    IF FOUND THEN
-        RETURN v_payment_id;
-    END IF;
+    LOOP
+        v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
+        -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
+        INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
+        OVERRIDING SYSTEM VALUE
+        VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
+            billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
+            coalesce(p_received_at, now()), p_reference)
+        ON CONFLICT (customer_id, payment_no) DO NOTHING
+        RETURNING payment_id INTO v_payment_id;
+        IF FOUND THEN
+            RETURN v_payment_id;
+        END IF;
+        -- A generated number the caller had used already: skipped, the next one is tried.
+        EXIT WHEN p_payment_no IS NOT NULL;
+    END LOOP;
     SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_no = p_payment_no;
     IF (v_existing.currency, v_existing.amount, v_existing.method_id)
         IS DISTINCT FROM (p_currency::char(3), p_amount, v_method_id) THEN
@@ -265,7 +279,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.record_payment(bigint, text, numeric, text, timestamptz, text, text) IS
-'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>, '
+'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id> '
+'(an id whose PAY-<id> the caller has used already is skipped), '
 'p_received_at (NULL too) to now(). '
 'Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns '
 'the payment recorded first; with other content it is refused (23505).';

@@ -35,36 +35,28 @@ AS $$
 DECLARE
     v_left numeric;
 BEGIN
-    IF NEW.payment_id IS NOT NULL THEN
+    IF NEW.payment_id IS NULL THEN
+        PERFORM billing.fail('55000', format('%s is not cash: its credit settles invoices and is never paid out',
+            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)),
+            p_hint => 'Refund from a payment''s open credit (billing.refund).');
+    ELSE
         SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_left FROM billing.payment_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
         FOR UPDATE;
-    ELSE
-        SELECT b.total - b.allocated - b.refunded INTO v_left FROM billing.invoice_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
-        FOR UPDATE;
-    END IF;
-    IF v_left IS NULL THEN
-        PERFORM billing.fail('55000', format('%s is not a source of credit (a draft?)',
-            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)));
     END IF;
     IF NEW.amount > v_left THEN
         PERFORM billing.fail('23514', format('refund %s would take %s from %s, which has %s of open credit',
             NEW.refund_id, NEW.amount, billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id), v_left));
     END IF;
-    IF NEW.payment_id IS NOT NULL THEN
-        UPDATE billing.payment_balance AS b SET refunded = b.refunded + NEW.amount
-        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
-    ELSE
-        UPDATE billing.invoice_balance AS b SET refunded = b.refunded + NEW.amount
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id;
-    END IF;
+    UPDATE billing.payment_balance AS b SET refunded = b.refunded + NEW.amount
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION billing.refund_part_booked() IS
-'Trigger after a refund part: takes it from the payment''s or credit note''s open credit, never more (23514).';
+'Trigger after a refund part: takes it from the payment''s open credit, never more (23514); a credit note is '
+'never a source of cash (55000).';
 
 CREATE OR REPLACE FUNCTION billing.refund_complete() RETURNS trigger
 LANGUAGE plpgsql
@@ -167,6 +159,7 @@ DECLARE
     v_refund_id bigint;
     v_left numeric := billing.require(p_amount, 'p_amount');
     v_part integer := 0;
+    v_payment_ids bigint[];
     r record;
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
@@ -182,49 +175,34 @@ BEGIN
                 p_currency), p_hint => 'Refund a payment in its own currency.');
         END IF;
     END IF;
-    -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
-    -- then used oldest first.
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id')
-        AND b.amount - b.allocated - b.refunded - b.voided > 0
-        AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
-    ORDER BY b.payment_id
-    FOR UPDATE;
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
-        AND b.invoice_id IN (
-            SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
-        )
-    ORDER BY b.invoice_id
-    FOR UPDATE;
+    -- Only cash paid in is paid out: the sources are payments' open credit (a credit note's credit settles
+    -- invoices, never leaves as cash). They are locked in one statement, in id order, and only those are used,
+    -- oldest first: a payment that became open since is left alone rather than locked out of order.
+    SELECT array_agg(s.payment_id) INTO v_payment_ids FROM (
+        SELECT b.payment_id FROM billing.payment_balance AS b
+        JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+        WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id') AND p.currency = p_currency
+            AND b.amount - b.allocated - b.refunded - b.voided > 0
+            AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
+        ORDER BY b.payment_id
+        FOR UPDATE OF b
+    ) AS s;
     -- Recorded once its sources are locked, so its stamp follows every change to them it waited for.
     INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
-        v_method_id, p_reason)
+    VALUES (p_customer_id, p_currency, p_amount, v_method_id, p_reason)
     RETURNING refund_id INTO v_refund_id;
     FOR r IN
-        SELECT s.payment_id, s.credit_note_id, s.open_credit
-        FROM (
-            SELECT p.payment_id, NULL::bigint AS credit_note_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit,
-                p.recorded_at AS since
-            FROM billing.payment_balance AS b
-            JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
-            WHERE b.customer_id = p_customer_id AND p.currency = p_currency
-                AND b.amount - b.allocated - b.refunded - b.voided > 0
-                AND (p_payment_id IS NULL OR p.payment_id = p_payment_id)
-            UNION ALL
-            SELECT NULL, i.invoice_id, b.total - b.allocated - b.refunded, i.issued_at
-            FROM billing.invoice_balance AS b
-            JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-            WHERE b.customer_id = p_customer_id AND i.kind = 'credit_note' AND i.currency = p_currency
-                AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
-        ) AS s
-        ORDER BY s.since, s.payment_id, s.credit_note_id
+        SELECT p.payment_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        FROM billing.payment_balance AS b
+        JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+        WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+            AND b.amount - b.allocated - b.refunded - b.voided > 0
+        ORDER BY p.recorded_at, p.payment_id
     LOOP
         EXIT WHEN v_left = 0;
         v_part := v_part + 1;
-        INSERT INTO billing.refund_part (customer_id, refund_id, part_no, currency, payment_id, credit_note_id, amount)
-        VALUES (p_customer_id, v_refund_id, v_part, p_currency, r.payment_id, r.credit_note_id, least(v_left, r.open_credit));
+        INSERT INTO billing.refund_part (customer_id, refund_id, part_no, currency, payment_id, amount)
+        VALUES (p_customer_id, v_refund_id, v_part, p_currency, r.payment_id, least(v_left, r.open_credit));
         v_left := v_left - least(v_left, r.open_credit);
     END LOOP;
     IF v_left > 0 THEN
@@ -238,8 +216,9 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.refund(bigint, text, numeric, text, text, bigint) IS
-'Pays money back to the customer out of open credit: from p_payment_id''s unapplied rest, or else from the '
-'customer''s oldest open credit (payments and credit notes) in that currency. Never more than the open credit (23514).';
+'Pays money back to the customer out of cash paid in: from p_payment_id''s unapplied rest, or else from the '
+'customer''s payments with unapplied rest in that currency, oldest first. Never more than that (23514); a credit '
+'note''s credit is never paid out (it settles invoices, and what it releases of a payment is that payment''s).';
 
 CREATE OR REPLACE FUNCTION billing.write_off(
     p_customer_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL, p_reason text DEFAULT NULL

@@ -173,28 +173,64 @@ LEFT JOIN LATERAL (
     WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id AND i.status = 'issued'
 ) AS inv ON TRUE
 LEFT JOIN LATERAL (
-    -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that
-    -- its lines make of the invoice total.
+    -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that its
+    -- lines make of the invoice total, split by largest remainder among all the invoice's parts (the lines of
+    -- each order, and those of none), so the parts add up to the invoice exactly.
     SELECT
-        sum(billing.round_money(v.paid * part.amount / v.total, o.currency)) AS paid,
-        sum(billing.round_money(v.open_amount * part.amount / v.total, o.currency)) AS open_amount
+        sum(sh.paid) AS paid,
+        sum(sh.open_amount) AS open_amount
     FROM (
         SELECT
-            s.invoice_id,
-            sum(s.amount) AS amount
-        FROM billing.invoice_line_summary AS s
-        WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id
-        GROUP BY s.invoice_id
-    ) AS part
-    INNER JOIN billing.invoice_summary AS v ON part.invoice_id = v.invoice_id
-    WHERE v.customer_id = o.customer_id AND v.status = 'issued' AND v.total > 0
+            x.order_id,
+            x.paid_floor + x.unit * (
+                row_number() OVER (PARTITION BY x.invoice_id ORDER BY x.paid_exact - x.paid_floor DESC, x.order_id)
+                <= (x.paid - sum(x.paid_floor) OVER (PARTITION BY x.invoice_id)) / x.unit
+            )::integer AS paid,
+            x.open_floor + x.unit * (
+                row_number() OVER (PARTITION BY x.invoice_id ORDER BY x.open_exact - x.open_floor DESC, x.order_id)
+                <= (x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.invoice_id)) / x.unit
+            )::integer AS open_amount
+        FROM (
+            SELECT
+                y.*,
+                floor(y.paid_exact / y.unit) * y.unit AS paid_floor,
+                floor(y.open_exact / y.unit) * y.unit AS open_floor
+            FROM (
+                SELECT
+                    part.invoice_id,
+                    part.order_id,
+                    v.paid,
+                    v.open_amount,
+                    v.paid * part.amount / v.total AS paid_exact,
+                    v.open_amount * part.amount / v.total AS open_exact,
+                    power(10::numeric, -billing.minor_units(v.currency)) AS unit
+                FROM (
+                    SELECT
+                        s.invoice_id,
+                        s.order_id,
+                        sum(s.amount) AS amount
+                    FROM billing.invoice_line_summary AS s
+                    WHERE
+                        s.customer_id = o.customer_id AND s.invoice_id IN (
+                            SELECT b.invoice_id FROM billing.invoice_line_summary AS b
+                            WHERE b.customer_id = o.customer_id AND b.order_id = o.order_id
+                        )
+                    GROUP BY s.invoice_id, s.order_id
+                ) AS part
+                INNER JOIN billing.invoice_summary AS v ON part.invoice_id = v.invoice_id
+                WHERE v.customer_id = o.customer_id AND v.status = 'issued' AND v.total > 0
+            ) AS y
+        ) AS x
+    ) AS sh
+    WHERE sh.order_id = o.order_id
 ) AS pay ON TRUE;
 
 COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '
 'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
 '0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open '
-'amounts that its lines make of each invoice''s total, and payment_status (unbilled, open, partially_paid, paid, '
+'amounts that its lines make of each invoice''s total (largest remainder: the shares of an invoice add up to '
+'it), and payment_status (unbilled, open, partially_paid, paid, '
 'credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 CREATE OR REPLACE VIEW billing.payment_summary AS

@@ -7,7 +7,7 @@ Loopback or Unix-socket servers only. Each worker owns one connection (autocommi
 explicit transaction) and draws its choices (function, customer, amounts, which known id) from its own
 random.Random(f"{seed}:{worker}"), so a run repeats its choices; which concrete ids those choices hit depends, as in
 any concurrent run, on the interleaving. Refusals that README's error table documents for the situation are
-expected and counted per SQLSTATE; 55P03 (lock wait bounded) and, for void_invoice and cancel_order, 40001 are
+expected and counted per SQLSTATE; 55P03 (lock wait bounded) and, for crediting, voiding and cancel_order, 40001 are
 retried a few times; anything else (40P01 deadlock_detected above all, XX000, an undocumented SQLSTATE) is an
 unexpected error and is reported with the server's detail and, for a deadlock, the calls the other backends ran.
 
@@ -65,8 +65,9 @@ EXPECTED = {
     "customer_statement": set(),
 }
 # Retried (a few times, then counted as given up): 55P03 for every call (row-lock waits are bounded and documented
-# as "retry"); 40001 only where README documents it (voiding an invoice a payment is being applied to).
+# as "retry"); 40001 only where README documents it (crediting or voiding an invoice a payment is being applied to).
 RETRYABLE = {op: {"55P03"} for op in EXPECTED}
+RETRYABLE["issue_credit_note"] = {"55P03", "40001"}
 RETRYABLE["void_invoice"] = {"55P03", "40001"}
 RETRYABLE["cancel_order"] = {"55P03", "40001"}
 ATTEMPTS = 6

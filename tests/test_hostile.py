@@ -425,7 +425,7 @@ def api_functions() -> list[str]:
 
 def build_world(api: Api) -> dict[str, Any]:
     """Two customers in two currencies, with an order partly billed and one canceled, a draft, issued, paid,
-    disputed, written-off and canceled invoices, a credit note with open credit, payments allocated, reversed,
+    disputed, written-off and canceled invoices, a credit note, payments allocated, reversed,
     refunded and canceled; and the hostile strings."""
     api.create_product("A-1", "Widget")
     api.create_product("B-2", "Gadget")
@@ -437,7 +437,9 @@ def build_world(api: Api) -> dict[str, Any]:
     w["inv1"] = api.bill_order(c, w["o1"], {"1": 4})  # 40.00 + 4.95 shipping; order line 1 has 6 units unbilled
     w["pay1"] = api.record_payment(c, "EUR", D("44.95"), "CASH", None, "GW-1")
     w["alloc1"] = api.allocate_payment(c, w["pay1"], w["inv1"])  # inv1 paid
-    w["cn1"] = api.issue_credit_note(c, w["inv1"], [{"line_no": 1, "quantity": 1}], "returned")  # 10.00 open credit
+    w["cn1"] = api.issue_credit_note(c, w["inv1"], [{"line_no": 1, "quantity": 1}], "returned")  # pay1 has 10.00 back
+    w["alloc1"] = api.conn.execute("SELECT allocation_id FROM billing.active_allocation WHERE payment_id = %s",
+                                   [w["pay1"]]).fetchone()[0]  # what pay1 still pays of inv1
     api.dispute_invoice(c, w["inv1"], "never received")
     w["o2"] = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 1, "unit_price": 50}])
     w["inv2"] = api.bill_order(c, w["o2"])
@@ -513,10 +515,19 @@ def test_null_argument_is_refused_and_changes_nothing(hostile, function: str, ar
     assert_refused(db, template_call(function, argument), world, "22004", advice=False)
 
 
+# A credit note issued now settles its invoice in full and holds no credit, so no world built through the API
+# has credit for apply_credit_note (it applies credit that credit notes hold from before that rule): its
+# template call is refused for that reason alone, and only once its arguments are all given.
+HOLDS_NO_CREDIT = {"apply_credit_note"}
+
+
 @pytest.mark.parametrize("function", list(TEMPLATES))
 def test_template_calls_are_accepted(hostile, function: str) -> None:
     """Without the NULL each generated call succeeds, so the NULL alone is what the function refuses."""
     db, world = hostile
+    if function in HOLDS_NO_CREDIT:
+        assert_refused(db, template_call(function), world, "55000", advice=False)
+        return
     with db.transaction(force_rollback=True):
         db.execute(template_call(function), world)
         db.execute("SET CONSTRAINTS ALL IMMEDIATE")

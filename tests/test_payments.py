@@ -146,18 +146,23 @@ def test_bounced_payment_reopens_the_invoices_it_paid(db, api, billed) -> None:
     refused(db, "22004", "SELECT billing.cancel_payment(%s, %s, NULL)", [c, api.record_payment(c, "EUR", 1, "CASH")])
 
 
-def test_credit_note_pays_its_invoice_first_and_the_rest_is_open_credit(db, api, billed) -> None:
+def test_credit_note_settles_its_invoice_and_what_a_payment_paid_of_it_goes_back_to_the_payment(db, api, billed) -> None:
     c, inv = billed["c"], billed["inv1"]
     cn = api.issue_credit_note(c, inv, [{"line_no": 1, "quantity": 2}])  # 20.00 against an unpaid 100.00
     assert invoice(db, inv)["open_amount"] == 80
     p = api.record_payment(c, "EUR", 80, "CARD")
     api.allocate_payment(c, p, inv)
     late = api.issue_credit_note(c, inv, [{"line_no": 1, "quantity": 3}])  # 30.00, the invoice is paid
-    assert row(db, "SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [late])["open_amount"] == 30
+    # The credit note holds no credit: it settles its invoice, and the 30 the payment no longer pays is cash
+    # the customer paid in, the payment's open credit.
+    assert row(db, "SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [late])["open_amount"] == 0
     assert row(db, "SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [cn])["open_amount"] == 0
-    api.apply_credit_note(c, late, billed["inv2"])
-    assert invoice(db, billed["inv2"]) == {"paid": 0, "open_amount": 20, "payment_status": "open"}
+    assert invoice(db, inv) == {"paid": 50, "open_amount": 0, "payment_status": "paid"}
+    assert row(db, "SELECT unallocated FROM billing.payment_summary WHERE payment_id = %s", [p]) == {"unallocated": 30}
     refused(db, "55000", "SELECT billing.apply_credit_note(%s, %s, %s)", [c, late, billed["inv2"]])
-    settled = api.issue_credit_note(c, billed["inv2"])  # the rest of inv2 by credit note: settled without payment
+    api.allocate_payment(c, p, billed["inv2"])
+    assert invoice(db, billed["inv2"]) == {"paid": 30, "open_amount": 20, "payment_status": "partially_paid"}
+    settled = api.issue_credit_note(c, billed["inv2"])  # all of inv2 credited: the payment gets its 30 back
     assert invoice(db, billed["inv2"]) == {"paid": 0, "open_amount": 0, "payment_status": "credited"}
-    assert row(db, "SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [settled])["open_amount"] == 30
+    assert row(db, "SELECT unallocated FROM billing.payment_summary WHERE payment_id = %s", [p]) == {"unallocated": 30}
+    assert row(db, "SELECT open_amount FROM billing.invoice_summary WHERE invoice_id = %s", [settled])["open_amount"] == 0

@@ -12,7 +12,8 @@ from pgbilling import paths
 # Functions the API calls internally; applications have no reason to call them.
 INTERNAL = {
     "add_line", "bill_order_item", "cancel_invoice", "check_money", "check_period", "document_label",
-    "lock_order", "lock_payment", "lock_series", "minor_units", "require", "source_label", "validate_lines",
+    "lock_order", "lock_payment", "lock_series", "lock_settled_invoice", "minor_units", "release_settlements", "require",
+    "source_label", "validate_lines",
 }
 
 

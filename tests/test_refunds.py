@@ -32,11 +32,12 @@ def test_overpayment_becomes_credit_applied_later_and_the_rest_refunded(db, api,
     assert db.execute("SELECT payment_id, amount FROM billing.refund_part WHERE refund_id = %s", [refund]).fetchall() == [(p, 20)]
 
 
-def test_refund_uses_credit_notes_and_payments_oldest_first_and_never_more(db, api, shop) -> None:
+def test_refund_uses_payments_oldest_first_and_never_more(db, api, shop) -> None:
     c = shop["customer"]
     inv = issued(api, c, 100)
-    api.allocate_payment(c, api.record_payment(c, "EUR", 100, "CARD"), inv)
-    cn = api.issue_credit_note(c, inv, [{"line_no": 1, "amount": 40}])  # the invoice is paid: open credit
+    first = api.record_payment(c, "EUR", 100, "CARD")
+    api.allocate_payment(c, first, inv)
+    api.issue_credit_note(c, inv, [{"line_no": 1, "amount": 40}])  # the invoice is paid: 40 back to the payment
     p = api.record_payment(c, "EUR", 25, "CASH")
     refused(db, "23514", "SELECT billing.refund(%s, 'EUR', 65.01, 'CASH')", [c])
     refused(db, "23514", "SELECT billing.refund(%s, 'EUR', 30, 'CASH', NULL, %s)", [c, p])
@@ -46,7 +47,7 @@ def test_refund_uses_credit_notes_and_payments_oldest_first_and_never_more(db, a
     refund = api.refund(c, "EUR", 50, "BANK_TRANSFER")
     parts = db.execute("SELECT credit_note_id, payment_id, amount FROM billing.refund_part WHERE refund_id = %s ORDER BY part_no",
                        [refund]).fetchall()
-    assert parts == [(cn, None, 40), (None, p, 10)]
+    assert parts == [(None, first, 40), (None, p, 10)]
     assert balance(db, c) == {"receivable": 0, "open_credit": 15}
 
 

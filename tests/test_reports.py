@@ -50,7 +50,7 @@ def aging_book(api: Api, shop: dict[str, int], today: date) -> dict[str, int]:
     api.write_off(c, ids["late_75"], 100, "settlement")  # 400 left
     api.dispute_invoice(c, ids["disputed"], "not delivered")  # disputed, still receivable
     api.allocate_payment(c, api.record_payment(c, "EUR", 800, "BANK_TRANSFER"), ids["paid"])
-    api.issue_credit_note(c, ids["paid"], [{"line_no": 1, "amount": 200}])  # on a paid invoice: open credit 200
+    api.issue_credit_note(c, ids["paid"], [{"line_no": 1, "amount": 200}])  # on a paid invoice: 200 back to the payment
     api.void_invoice(c, ids["voided"], "wrong customer")
     ids["unapplied"] = api.record_payment(c, "EUR", 70, "CASH")  # open credit 70
     api.refund(c, "EUR", 30, "CASH")  # open credit 270 - 30
@@ -92,14 +92,14 @@ def test_open_items_lists_each_open_invoice_and_credit_signed(db, api, shop) -> 
     ids = aging_book(api, shop, db.execute("SELECT current_date").fetchone()[0])
     items = db.execute("SELECT kind, document_id, amount, open_amount FROM billing.open_items()"
                        " WHERE customer_id = %s AND currency = 'EUR' ORDER BY kind, document_id", [c]).fetchall()
-    credit_note = db.execute("SELECT invoice_id FROM billing.invoice WHERE customer_id = %s AND kind = 'credit_note'"
-                             " AND credited_invoice_id = %s", [c, ids["paid"]]).fetchone()[0]
-    # The refund took 30 from the oldest open credit: the credit note on the paid invoice (issued before the cash).
+    transfer = db.execute("SELECT payment_id FROM billing.payment WHERE customer_id = %s AND amount = 800", [c]).fetchone()[0]
+    # The credit note on the paid invoice settles it and gives the transfer 200 back; the refund took 30 from the
+    # oldest open credit, that transfer. Credit notes hold no credit of their own.
     assert items == [
-        ("credit_note", credit_note, -200, -170),
         *[("invoice", ids[n], D(a), D(o)) for n, a, o in (
             ("future", 100, 100), ("today", 200, 150), ("late_1", 300, 300), ("late_45", 400, 360),
             ("late_75", 500, 400), ("late_120", 600, 600), ("disputed", 700, 700))],
+        ("payment", transfer, -800, -170),
         ("payment", ids["unapplied"], -70, -70),
     ]
 

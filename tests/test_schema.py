@@ -137,7 +137,7 @@ def test_readme_sql_examples_run_in_psql(db_url: str, tmp_path: Path) -> None:
     done = subprocess.run([str(server.bin_path("psql")), "-X", "-A", "-v", "ON_ERROR_STOP=1", "-f", str(script), db_url],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "|invoice|297.50|5.00|87.75|204.75|partially_paid|t|f" in done.stdout  # the walkthrough's licence
+    assert "|invoice|297.50|5.95|87.75|203.80|partially_paid|t|f" in done.stdout  # the walkthrough's licence
     assert "EUR|30.00|60.00|-30.00" in done.stdout  # the strategies example's balance
     assert "EUR|30.00|0|30.00|60.00|-30.00" in done.stdout  # its aging: y not yet due
     assert "\n220.00|0\n" in done.stdout  # its aging as of before the payments
