@@ -237,3 +237,18 @@ def test_generated_payment_numbers_skip_numbers_callers_took(db, api, shop) -> N
         "payment_no": f"PAY-{later}", "amount": 3}
     err = refused(db, "23505", "SELECT billing.record_payment(%s, 'EUR', 9, 'CASH', NULL, %s)", [c, f"PAY-{first + 3}"])
     assert f"PAY-{first + 3}" in err.diag.message_primary
+
+
+def test_tax_never_goes_back_on_its_own_nor_stays_behind(db, api, shop) -> None:
+    c = shop["customer"]
+    _, inv = taxed_order_invoice(api, c)
+    refused(db, "23514", "SELECT billing.issue_credit_note(%s, %s, '[{\"line_no\": 2, \"amount\": 5}]')", [c, inv])
+    # Direct SQL that credits goods but leaves their tax behind is refused at issue as well.
+    with pytest.raises(psycopg.Error) as caught, db.transaction():
+        draft = db.execute("INSERT INTO billing.invoice (customer_id, kind, currency, credited_invoice_id)"
+                           " VALUES (%s, 'credit_note', 'EUR', %s) RETURNING invoice_id", [c, inv]).fetchone()[0]
+        db.execute("INSERT INTO billing.credit_note_line (customer_id, credit_note_id, line_no, credited_invoice_id,"
+                   " credited_line_no, amount) VALUES (%s, %s, 1, %s, 1, 10)", [c, draft, inv])
+        db.execute("SELECT billing.issue_invoice(%s, %s)", [c, draft])
+    assert caught.value.sqlstate == "23514"
+    assert row(db, "SELECT credited FROM billing.invoice_summary WHERE invoice_id = %s", [inv]) == {"credited": 0}

@@ -78,6 +78,30 @@ WHERE allocated <> coalesce((SELECT sum(amount) FROM alloc WHERE alloc.payment_i
     OR refunded <> coalesce((SELECT sum(amount) FROM billing.refund_part AS r WHERE r.customer_id = %(c)s AND r.payment_id = pay.payment_id), 0)
     OR allocated + refunded + voided > amount
 UNION ALL
+-- a canceled invoice has nothing open
+SELECT 'canceled invoice ' || inv.invoice_id || ' has ' || (inv.total - inv.allocated) || ' open'
+FROM inv JOIN billing.invoice_cancellation AS x ON x.customer_id = %(c)s AND x.invoice_id = inv.invoice_id
+WHERE inv.total <> inv.allocated
+UNION ALL
+-- credit that can leave as cash came in as cash: open credit <= payments - refunds - what bounced
+SELECT 'open credit ' || credit || ' exceeds the net cash received ' || cash
+FROM (
+    SELECT (SELECT coalesce(sum(amount - allocated - refunded - voided), 0) FROM pay)
+        + (SELECT coalesce(sum(total - allocated - refunded), 0) FROM inv WHERE kind = 'credit_note') AS credit,
+        (SELECT coalesce(sum(amount - voided), 0) FROM pay)
+        - (SELECT coalesce(sum(amount), 0) FROM billing.refund WHERE customer_id = %(c)s) AS cash
+) AS m
+WHERE credit > cash
+UNION ALL
+-- nothing open is unreachable: every open invoice not in dispute is offered to allocation
+SELECT 'open invoice ' || inv.invoice_id || ' is not offered by open_invoices'
+FROM inv
+WHERE inv.kind = 'invoice' AND inv.total > inv.allocated AND NOT EXISTS (
+    SELECT FROM billing.invoice_dispute AS d
+    WHERE d.customer_id = %(c)s AND d.invoice_id = inv.invoice_id AND d.resolved_at IS NULL
+) AND inv.invoice_id NOT IN (
+    SELECT o.invoice_id FROM billing.open_invoices(%(c)s, 'EUR') AS o)
+UNION ALL
 SELECT 'statement closes at ' || s.balance || ' ' || s.currency || ', customer_balance says ' || coalesce(b.net, 0)
 FROM billing.customer_statement(%(c)s, current_date, current_date) AS s
 LEFT JOIN billing.customer_balance AS b ON b.customer_id = %(c)s AND b.currency = s.currency

@@ -116,6 +116,13 @@ PLANTS = {
                                          " WHERE order_id = %(order)s AND line_no = 1",
     "order_charge_billed_matches_history": "UPDATE billing.order_charge SET billed_amount = billed_amount - 1"
                                            " WHERE order_id = %(order)s",
+    "canceled_invoice_nothing_open": "INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time,"
+                                     " cancel_reason, credit_note_id) VALUES (%(c)s, %(by_hand)s, now(), 'planted', %(note)s)",
+    # the credit note's credit freed for the customer without cash behind it
+    "open_credit_within_cash_received": "UPDATE billing.invoice SET total = total + 100 WHERE invoice_id = %(note)s",
+    # a tax line slipped into the billed invoice: the credit note took back a unit of its base but none of it
+    "tax_credited_with_its_base": "INSERT INTO billing.invoice_line (customer_id, invoice_id, line_no, line_type, amount)"
+                                  " VALUES (%(c)s, %(billed)s, 10, 'tax', 5.70)",
     "refund_equals_its_parts": "UPDATE billing.refund SET amount = amount + 1 WHERE customer_id = %(c)s",
     # a recorded payment changed behind the triggers' back: its link no longer matches its content
     "verify_chain": "UPDATE billing.payment SET amount = amount + 1 WHERE payment_id = %(payment)s",
