@@ -391,6 +391,8 @@ CREATE OR REPLACE FUNCTION billing.cancel_payment(p_customer_id bigint, p_paymen
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_payment record;
 BEGIN
     IF NOT EXISTS (
         SELECT FROM billing.payment AS p
@@ -401,9 +403,22 @@ BEGIN
     END IF;
     INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
     VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
+    -- A bounce is a fact, never refused. What was refunded out of the payment left as cash that never came in:
+    -- the customer owes it, billed as a fee (a receivable like any other, in aging and statements).
+    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
+    FROM billing.payment AS p
+    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id;
+    IF v_payment.refunded > 0 THEN
+        PERFORM billing.issue_new_invoice(p_customer_id, v_payment.currency, jsonb_build_array(jsonb_build_object(
+            'type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
+            'description', left(format('payment %s returned (%s) after %s %s of it was refunded', v_payment.payment_no,
+                p_reason, v_payment.refunded, v_payment.currency), 2000))));
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION billing.cancel_payment(bigint, bigint, text) IS
 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, '
-'and records the time and reason. Twice: 55000.';
+'voids its unapplied rest and records the time and reason; what was refunded out of it already is billed to the '
+'customer on a new invoice (fee RETURNED_PAYMENT). Twice: 55000.';

@@ -252,3 +252,19 @@ def test_tax_never_goes_back_on_its_own_nor_stays_behind(db, api, shop) -> None:
         db.execute("SELECT billing.issue_invoice(%s, %s)", [c, draft])
     assert caught.value.sqlstate == "23514"
     assert row(db, "SELECT credited FROM billing.invoice_summary WHERE invoice_id = %s", [inv]) == {"credited": 0}
+
+
+def test_a_bounce_after_a_refund_is_owed_by_the_customer(db, api, shop) -> None:
+    c = shop["customer"]
+    inv = fee_invoice(api, c, 60)
+    p = api.record_payment(c, "EUR", 100, "CARD")
+    api.allocate_payment(c, p, inv)
+    api.refund(c, "EUR", 40, "CARD")
+    api.cancel_payment(c, p, "chargeback")  # a fact from the bank: never refused
+    debit = db.execute("SELECT invoice_id, total FROM billing.invoice_summary AS s WHERE customer_id = %s"
+                       " AND invoice_id <> %s AND kind = 'invoice'", [c, inv]).fetchall()
+    assert [t for _, t in debit] == [40]
+    assert db.execute("SELECT fee_code FROM billing.invoice_fee_line WHERE invoice_id = %s", [debit[0][0]]).fetchone() == (
+        "RETURNED_PAYMENT",)
+    # The invoice is open again and the refunded 40 is owed: 100 receivable, no credit, as the cash says.
+    assert balance(db, c) == (100, 0)
