@@ -171,8 +171,9 @@ def test_a_migration_inserted_before_applied_ones_is_refused(empty_url: str, tmp
 
 
 def test_the_newest_migration_keeps_every_row_of_a_database_in_use(db_url: str) -> None:
-    """Upgrading a database that holds data: its rows before and after applying the newest migration are the same
-    (compared on the columns that existed before)."""
+    """Upgrading a database that holds data: every row before applying the newest migration is there after it,
+    unchanged (compared on the columns that existed before); a migration may add rows (reference data), never
+    change or lose one."""
     newest = ALL_IDS[-1]
     with psycopg.connect(db_url, autocommit=True) as conn:  # numbered as the release before could (0014 refuses else)
         conn.execute("UPDATE billing.document_series SET scope = 'global' WHERE scope <> 'global'")
@@ -195,7 +196,8 @@ def test_the_newest_migration_keeps_every_row_of_a_database_in_use(db_url: str) 
     assert sum(map(len, before.values())) > 50, "the demo data did not load: the comparison would prove nothing"
     assert migrate.migrate(db_url) == [newest]
     with psycopg.connect(db_url) as conn:
-        assert rows(conn, columns) == before
+        after = rows(conn, columns)
+    assert {t: [r for r in before[t] if r not in after[t]] for t in before} == {t: [] for t in before}
 
 
 def test_failing_function_file_rolls_back_every_function_file(empty_url: str, tmp_path: Path) -> None:
