@@ -58,7 +58,7 @@ DECLARE
     ];
     v_reading constant text [] := ARRAY[
         'open_invoices', 'open_items', 'ar_aging', 'customer_statement', 'tax_summary', 'revenue_by_line_type',
-        'verify_chain', 'chain_heads'
+        'verify_chain', 'chain_heads', 'verify_balances'
     ];
 BEGIN
     FOREACH v_function IN ARRAY v_writing || v_reading LOOP

@@ -80,6 +80,40 @@ def cmd_demo(url: str) -> None:
     report.run(demo_url, "ar_aging", {}, "table", out)
 
 
+# What `verify` runs, in one snapshot: the hash chains (README, Tamper evidence), then the running totals and the
+# money invariants (README, Reliability). Each returns one row per finding.
+VERIFY_QUERIES = {
+    "billing.verify_chain()": "SELECT chain, link_no, customer_id, document, problem FROM billing.verify_chain()",
+    "billing.verify_balances()": "SELECT check_name, table_name, keys::text AS keys, stored, computed, detail"
+    " FROM billing.verify_balances()",
+}
+
+
+def cmd_verify(url: str) -> None:
+    """Print what billing.verify_chain() and billing.verify_balances() find; a UserError (exit 1) on any finding."""
+    found = 0
+    with db.connect(url) as conn:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # both read the same moment
+        for title, query in VERIFY_QUERIES.items():
+            try:
+                cur = conn.execute(query)  # noqa: S608 (fixed text)
+            except psycopg.Error as exc:
+                hint = " Run `pgbilling migrate` first." if exc.sqlstate in ("42883", "3F000", "42P01") else ""
+                raise UserError(f"{title} failed: {migrate.sql_error(exc)}{hint}") from None
+            table = report.table(cur, title)
+            if table.row_count:
+                out.print(table)
+                found += table.row_count
+    where = db.describe(url)
+    if found:
+        raise UserError(f"{found} finding{'s' if found != 1 else ''} at {where} (above): a hash chain, a running total "
+                        "or a money invariant does not verify. Investigate before trusting the balances "
+                        "(README: Reliability, Tamper evidence).")
+    out.print(f"verified at {where}: every hash chain verifies, every running total agrees with its history, "
+              "every money invariant holds")
+
+
 def cmd_psql(url: str, extra: list[str]) -> None:
     psql = shutil.which("psql") or str(server.bin_path("psql"))
     raise SystemExit(subprocess.call([psql, url, *extra]))
@@ -132,7 +166,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending migrations, then the functions")
     rb = sub.add_parser("rollback", help="roll back the last migration, or those after --to NNNN")
     rb.add_argument("--to", metavar="NNNN", help="keep migrations up to NNNN (0000 rolls back all)")
+    rb.add_argument("--drop-data", action="store_true", help="roll back even if it drops tables or columns "
+                    "holding data (refused otherwise, changing nothing)")
     sub.add_parser("status", help="list applied and pending migrations")
+    sub.add_parser("verify", help="recompute the hash chains and the running totals; exit status 1 on any finding")
     sub.add_parser("break-lock", help="remove a migration lock left by a killed migrate")
     ds = sub.add_parser("dump-schema", help="regenerate schema/pgbilling.sql and docs/er-diagram.md "
                         "from a freshly migrated database")
@@ -173,9 +210,11 @@ def run(args: argparse.Namespace) -> None:
         if args.command == "migrate":
             migrate.migrate(url, out)
         elif args.command == "rollback":
-            migrate.rollback(url, args.to, out)
+            migrate.rollback(url, args.to, out, drop_data=args.drop_data)
         elif args.command == "status":
             print_status(url)
+        elif args.command == "verify":
+            cmd_verify(url)
         elif args.command == "break-lock":
             migrate.break_lock(url)
             out.print("migration lock removed")

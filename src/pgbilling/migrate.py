@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 from yoyo import get_backend, read_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.exceptions import LockTimeout
+from yoyo.migrations import Migration
 
 from pgbilling import paths
 from pgbilling.db import connect
@@ -30,6 +33,21 @@ class MigrationState:
     applied_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Loss:
+    """Rows a rollback would drop: a table's rows (column None), or a column's non-null values."""
+
+    migration: str
+    table: str  # schema-qualified
+    column: str | None
+    rows: int
+
+    def __str__(self) -> str:
+        if self.column is None:
+            return f"{self.table} ({self.rows} row{'s' if self.rows != 1 else ''})"
+        return f"column {self.table}.{self.column} ({self.rows} non-null value{'s' if self.rows != 1 else ''})"
+
+
 def sql_error(exc: psycopg.Error) -> str:
     """A psycopg error as one readable block: SQLSTATE, message, and the server's detail/hint/context."""
     diag = exc.diag
@@ -38,6 +56,12 @@ def sql_error(exc: psycopg.Error) -> str:
         if value:
             parts.append(f"  {label}: {value.strip()}")
     return "\n".join(parts)
+
+
+def _sql_error_line(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    hint = f" ({diag.message_hint.strip()})" if diag.message_hint else ""
+    return f"[{exc.sqlstate or '-'}] {(diag.message_primary or str(exc)).strip()}{hint}"
 
 
 @contextmanager
@@ -151,14 +175,131 @@ def migrate(
     return done
 
 
+# What a rollback would drop, found by rehearsing it: every step it would take runs, newest first, in one transaction
+# that is then rolled back, and the catalog is compared before and after each step. That sees what the SQL really
+# drops (CASCADE, DROP SCHEMA, a DO block), which no parser of rollback files would, and it hits any refusal a later
+# step raises (0014 refuses while number series are kept per customer) before the first step runs for real.
+# CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction: the rehearsal runs them without CONCURRENTLY (the same
+# catalog change). A table that a step drops counts with all its rows (even if the step created it anew), a column
+# with its non-null values. Rows the migrations put there themselves (reference data: currencies, fees, ...) are not
+# data: a second rehearsal applies the undone migrations again after rolling them back, and a table or column whose
+# content then equals what it holds now loses nothing. The rehearsals take the locks the rollback takes, and rows
+# written between the rehearsal and the rollback are not counted: stop the application first.
+_CATALOG = """
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), a.attnum, a.attname
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+"""
+
+Catalog = dict[int, tuple[str, dict[int, str]]]  # table oid -> (qualified name, attnum -> column name)
+
+
+def _catalog(conn: psycopg.Connection) -> Catalog:
+    tables: Catalog = {}
+    for oid, name, attnum, attname in conn.execute(_CATALOG):
+        tables.setdefault(oid, (name, {}))[1][attnum] = attname
+    return tables
+
+
+def _rehearsable(path: Path) -> str:
+    return re.sub(r"\bCONCURRENTLY\b", "", path.read_text(encoding="utf-8"), flags=re.IGNORECASE)
+
+
+def _rollback_sql(migration: Migration) -> str:
+    path = Path(migration.path).with_name(migration.id + ".rollback.sql")
+    return _rehearsable(path) if path.is_file() else "SELECT"  # no rollback file: yoyo undoes nothing
+
+
+def _fingerprint(conn: psycopg.Connection, table: str, column: str | None, digest: bool = True) -> tuple[int, str | None]:
+    """How many rows (non-null values of the column) a table holds, and a digest of them in any order."""
+    found = conn.execute("SELECT n.nspname, c.relname FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n"
+                         " ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", [table]).fetchone()
+    if found is None:
+        return (0, None)
+    query = sql.SQL("SELECT count(v), {} FROM (SELECT ({})::text AS v FROM {}.{} AS t) AS s").format(
+        sql.SQL("md5(string_agg(md5(v), '' ORDER BY md5(v)))" if digest else "NULL"),
+        sql.SQL("t.{}").format(sql.Identifier(column)) if column else sql.SQL("t"),
+        sql.Identifier(found[0]), sql.Identifier(found[1]))
+    count, text = conn.execute(query).fetchone()
+    return (count, text)
+
+
+def _rehearse(url: str, steps: Sequence[Migration]) -> list[Loss]:
+    """The rows the rollback steps (newest first) would drop; UserError if a step would fail. Changes nothing."""
+    found: list[tuple[str, str, str | None]] = []  # (migration, table, column)
+    with connect(url) as conn:
+        try:
+            current = _catalog(conn)
+            for migration in steps:
+                try:
+                    conn.execute(_rollback_sql(migration))
+                except psycopg.Error as exc:
+                    raise UserError(f"rollback refused, nothing was rolled back: rolling back {migration.id} would fail: "
+                                    f"{_sql_error_line(exc)}") from None
+                after = _catalog(conn)
+                for oid, (table, columns) in current.items():
+                    if oid not in after:
+                        found.append((migration.id, table, None))
+                    else:
+                        found += [(migration.id, table, columns[n]) for n in columns if n not in after[oid][1]]
+                current = after
+        finally:
+            conn.rollback()
+        dropped_tables = {table for _, table, column in found if column is None}
+        candidates = []
+        for migration_id, table, column in found:
+            if column is not None and table in dropped_tables:
+                continue  # a later step drops the whole table
+            rows = _fingerprint(conn, table, column, digest=False)[0]
+            if rows:
+                candidates.append(Loss(migration_id, table, column, rows))
+        conn.commit()
+    if not candidates:
+        return []
+    replayed: dict[Loss, tuple[int, str | None]] = {}
+    with connect(url) as conn:
+        try:
+            for migration in steps:
+                conn.execute(_rollback_sql(migration))
+            for migration in reversed(steps):
+                conn.execute(_rehearsable(Path(migration.path)))
+            replayed = {loss: _fingerprint(conn, loss.table, loss.column) for loss in candidates}
+        except psycopg.Error:
+            replayed = {}  # the migrations do not apply again in one transaction: every candidate counts
+        finally:
+            conn.rollback()
+        return [loss for loss in candidates
+                if loss not in replayed or replayed[loss][0] != loss.rows
+                or _fingerprint(conn, loss.table, loss.column) != replayed[loss]]
+
+
+def _rebuild_balances(url: str, done: list[str], console: Console) -> None:
+    """After a rollback that dropped data: recompute the running totals whose history is gone."""
+    with connect(url) as conn:
+        try:
+            if conn.execute("SELECT to_regprocedure('billing.rebuild_balances()')").fetchone()[0] is None:
+                return
+            changed = conn.execute("SELECT billing.rebuild_balances()").fetchone()[0]
+        except psycopg.Error as exc:
+            raise UserError(
+                f"rolled back {', '.join(done)}, but recomputing the running totals whose history was dropped failed: "
+                f"{_sql_error_line(exc)}. Fix that, then run `SELECT billing.rebuild_balances()`."
+            ) from None
+    console.print(f"recomputed {changed} running total{'s' if changed != 1 else ''} from the history left")
+
+
 def rollback(
     url: str,
     to: str | None = None,
     console: Console | None = None,
     migrations_dir: Path = paths.MIGRATIONS,
+    drop_data: bool = False,
 ) -> list[str]:
     """Roll back the last applied migration, or every applied migration after ``to`` (e.g. "0001";
-    "0000" rolls back all). Function files are not re-applied: the next migrate does that."""
+    "0000" rolls back all). Refused, changing nothing, when a step would fail or would drop rows (tables or
+    columns holding data), unless ``drop_data``. Function files are not re-applied: the next migrate does that."""
     console = console or Console(quiet=True)
     migrations = read_migrations(str(migrations_dir))
     if to is not None and not any(m.id.startswith(to + "_") for m in migrations) and to.strip("0"):
@@ -168,6 +309,15 @@ def rollback(
         _refuse_edited_history(_states(backend, migrations_dir))
         applied = list(backend.to_rollback(migrations))  # newest first
         chosen = applied[:1] if to is None else [m for m in applied if m.id.split("_", 1)[0] > to]
+        losses = _rehearse(url, chosen) if chosen else []
+        if losses and not drop_data:
+            by_step = "; ".join(
+                f"{step} drops {', '.join(str(loss) for loss in losses if loss.migration == step)}"
+                for step in dict.fromkeys(loss.migration for loss in losses))
+            raise UserError(f"rollback refused, nothing was rolled back: it would drop data: {by_step}. "
+                            "Pass --drop-data to drop it (take a backup first), or restore a backup instead.")
+        for loss in losses:
+            console.print(f"dropping {loss} ({loss.migration})")
         for migration in chosen:
             try:
                 backend.rollback_one(migration)
@@ -177,6 +327,8 @@ def rollback(
             console.print(f"rolled back {migration.id}")
         if not done:
             console.print("nothing to roll back")
+        if losses:
+            _rebuild_balances(url, done, console)
     return done
 
 
