@@ -12,7 +12,21 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 AS $$
-    WITH document AS (
+    WITH credited_line AS (
+        -- What issued credit notes took back of each invoice line, and how many did.
+        SELECT
+            c.customer_id,
+            c.credited_invoice_id AS invoice_id,
+            c.credited_line_no AS line_no,
+            sum(c.amount) AS amount,
+            count(*) AS notes
+        FROM billing.credit_note_line AS c
+        INNER JOIN billing.invoice AS cn ON c.customer_id = cn.customer_id AND c.credit_note_id = cn.invoice_id
+        WHERE cn.status = 'issued'
+        GROUP BY c.customer_id, c.credited_invoice_id, c.credited_line_no
+    ),
+
+    document AS (
         SELECT
             i.customer_id,
             i.invoice_id,
@@ -407,9 +421,38 @@ AS $$
         FROM billing.invoice_tax_line AS t
         INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
         INNER JOIN document AS d USING (customer_id, invoice_id)
-        INNER JOIN billing.currency AS cur ON d.currency = cur.code
-        WHERE abs(l.amount - billing.round_money(t.taxable_amount * t.rate, d.currency))
-            > power(10::numeric, -cur.minor_units)
+        WHERE l.amount <> billing.round_money(t.taxable_amount * t.rate, d.currency)
+        UNION ALL
+        -- What credit notes took back of a tax line is its share of what they took back of its base (the other
+        -- lines before it), within a minor unit per credit note (each share is rounded).
+        SELECT
+            'tax_credit_share',
+            'credit_note_line',
+            jsonb_build_object('customer_id', t.customer_id, 'invoice_id', t.invoice_id, 'line_no', t.line_no),
+            coalesce(tc.amount, 0),
+            t.amount * base.credited / base.amount,
+            format('tax line %s of %s (%s) on a base of %s, of which credit notes took back %s',
+                t.line_no, billing.document_label(t.customer_id, t.invoice_id), t.amount, base.amount, base.credited)
+        FROM billing.invoice_line AS t
+        INNER JOIN document AS d ON t.customer_id = d.customer_id AND t.invoice_id = d.invoice_id
+        LEFT JOIN credited_line AS tc
+            ON t.customer_id = tc.customer_id AND t.invoice_id = tc.invoice_id AND t.line_no = tc.line_no
+        CROSS JOIN LATERAL (
+            SELECT
+                sum(l.amount) AS amount,
+                coalesce(sum(c.amount), 0) AS credited,
+                coalesce(max(c.notes), 0) AS notes
+            FROM billing.invoice_line AS l
+            LEFT JOIN credited_line AS c
+                ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id AND l.line_no = c.line_no
+            WHERE
+                l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
+                AND l.line_type <> 'tax'
+        ) AS base
+        WHERE
+            t.line_type = 'tax' AND base.amount <> 0
+            AND abs(coalesce(tc.amount, 0) - t.amount * base.credited / base.amount)
+            > greatest(coalesce(tc.notes, 0), base.notes, 1) * power(10::numeric, -billing.minor_units(d.currency))
     )
 
     SELECT
@@ -428,7 +471,9 @@ COMMENT ON FUNCTION billing.verify_balances() IS
 'finding, none when all agree. check_name: total_differs (a column of invoice_balance, payment_balance, '
 'order_line.billed_quantity, order_charge.billed_amount or invoice.total differs from its history; detail names '
 'the column), balance_row_missing, balance_row_orphaned, canceled_invoice_open, negative_open, '
-'open_credit_exceeds_cash, tax_rate. keys: the row''s key; stored: the value held (for an invariant, the value '
+'open_credit_exceeds_cash, tax_rate (a tax line is not round(taxable x rate)), tax_credit_share (what credit notes '
+'took back of a tax line is not its share of what they took back of its base, within a minor unit per credit '
+'note). keys: the row''s key; stored: the value held (for an invariant, the value '
 'found), computed: what the history gives (for an invariant, the limit the rule sets). Reads every history row: '
 'run it as a job (pgbilling verify).';
 
