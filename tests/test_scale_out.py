@@ -22,6 +22,7 @@ WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind IN ('r', 'p')
 NOT_PER_CUSTOMER = {
     "create_customer", "create_product",  # a new customer; a lookup row
     "open_items", "ar_aging", "tax_summary", "revenue_by_line_type",  # reports over all customers
+    "verify_balances", "rebuild_balances",  # the DBA's checks and repairs over all customers
     "chain_time", "check_money", "check_period", "fail", "minor_units", "require", "round_money",  # helpers
     "session_customer", "set_row_security",  # the session's own customer; the DBA's switch over all tables
 }
