@@ -85,5 +85,5 @@ TO billing_app, billing_reader;
 -- queued it: billing_app, which may not read the tables it checks. So it runs as billing_owner.
 ALTER FUNCTION billing.refund_complete SECURITY DEFINER SET search_path = billing, pg_temp;
 
--- The row level security policies call it as whoever reads (functions/98_row_security.sql).
-GRANT EXECUTE ON FUNCTION billing.session_customer TO billing_app, billing_reader;
+-- The row level security policies call them as whoever reads (functions/98_row_security.sql).
+GRANT EXECUTE ON FUNCTION billing.session_customer, billing.session_all_customers TO billing_app, billing_reader;

@@ -24,7 +24,8 @@ NOT_PER_CUSTOMER = {
     "open_items", "ar_aging", "tax_summary", "revenue_by_line_type",  # reports over all customers
     "verify_balances", "rebuild_balances",  # the DBA's checks and repairs over all customers
     "chain_time", "check_money", "check_period", "fail", "minor_units", "require", "round_money",  # helpers
-    "session_customer", "set_row_security",  # the session's own customer; the DBA's switch over all tables
+    "session_customer", "session_all_customers", "set_row_security",  # row security: the session's own customer,
+    # whether its login works across customers; the DBA's switch over all tables
 }
 
 
