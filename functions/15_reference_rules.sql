@@ -7,27 +7,28 @@ CREATE OR REPLACE FUNCTION billing.reference_in_use() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
+    -- As JSON, so one function serves three tables (plpgsql_check sees NEW as the first table's row otherwise).
+    v_old jsonb := to_jsonb(OLD);
+    v_new jsonb := to_jsonb(NEW);
+    v_column text := CASE TG_ARGV[0] WHEN 'currency' THEN 'minor_units' WHEN 'payment_method' THEN 'code' ELSE 'sku' END;
     v_changed text;
     v_in_use boolean;
 BEGIN
-    CASE TG_ARGV[0]  -- not TG_TABLE_NAME: on a Citus worker that is the shard's name
-        WHEN 'currency' THEN
-            v_changed := CASE WHEN NEW.minor_units <> OLD.minor_units THEN format('the minor units of currency %s', OLD.code) END;
-            v_in_use := v_changed IS NOT NULL AND (
-                EXISTS (SELECT FROM billing.sales_order AS o WHERE o.currency = OLD.code)
-                OR EXISTS (SELECT FROM billing.invoice AS i WHERE i.currency = OLD.code)
-                OR EXISTS (SELECT FROM billing.payment AS p WHERE p.currency = OLD.code)
-                OR EXISTS (SELECT FROM billing.refund AS r WHERE r.currency = OLD.code));
-        WHEN 'payment_method' THEN
-            v_changed := CASE WHEN NEW.code <> OLD.code THEN format('the code of payment method %s', OLD.code) END;
-            v_in_use := v_changed IS NOT NULL AND (
-                EXISTS (SELECT FROM billing.payment AS p WHERE p.method_id = OLD.method_id)
-                OR EXISTS (SELECT FROM billing.refund AS r WHERE r.method_id = OLD.method_id));
-        ELSE  -- product
-            v_changed := CASE WHEN NEW.sku <> OLD.sku THEN format('the SKU of product %s', OLD.sku) END;
-            v_in_use := v_changed IS NOT NULL
-                AND EXISTS (SELECT FROM billing.order_line AS l WHERE l.product_id = OLD.product_id);
-    END CASE;
+    IF v_new -> v_column IS NOT DISTINCT FROM v_old -> v_column THEN
+        RETURN NEW;
+    END IF;
+    -- TG_ARGV, not TG_TABLE_NAME: on a Citus worker that is the shard's name.
+    v_in_use := CASE TG_ARGV[0]
+        WHEN 'currency' THEN EXISTS (SELECT FROM billing.sales_order AS o WHERE o.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.invoice AS i WHERE i.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.payment AS p WHERE p.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.refund AS r WHERE r.currency = v_old ->> 'code')
+        WHEN 'payment_method' THEN EXISTS (SELECT FROM billing.payment AS p WHERE p.method_id = (v_old ->> 'method_id')::bigint)
+            OR EXISTS (SELECT FROM billing.refund AS r WHERE r.method_id = (v_old ->> 'method_id')::bigint)
+        ELSE EXISTS (SELECT FROM billing.order_line AS l WHERE l.product_id = (v_old ->> 'product_id')::bigint)
+    END;
+    v_changed := format('the %s of %s %s', v_column, replace(TG_ARGV[0], '_', ' '),
+        coalesce(v_old ->> 'code', v_old ->> 'sku'));
     IF v_in_use THEN
         PERFORM billing.fail('PB001', format('%s is in use by recorded documents and never changes', v_changed),
             p_hint => 'Add a new row instead; names and descriptions may change.');
