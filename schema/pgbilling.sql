@@ -394,6 +394,16 @@ BEGIN
             PERFORM billing.fail('55000', format('allocation %s of customer %s is reversed already, or is a reversal',
                 NEW.reverses_allocation_id, NEW.customer_id));
         END IF;
+        -- A credit note settles the invoice it corrects for good: undone, its credit would be free to leave.
+        IF EXISTS (
+            SELECT FROM billing.invoice AS cn
+            WHERE cn.customer_id = NEW.customer_id AND cn.invoice_id = v_original.credit_note_id
+                AND cn.credited_invoice_id = v_original.invoice_id
+        ) THEN
+            PERFORM billing.fail('55000', format('allocation %s of customer %s applies %s to the invoice it corrects: '
+                'it stands', NEW.reverses_allocation_id, NEW.customer_id, v_source),
+                p_hint => 'Correct a credit note with a new invoice.');
+        END IF;
         IF (NEW.invoice_id, NEW.payment_id, NEW.credit_note_id, NEW.currency, NEW.amount)
             IS DISTINCT FROM (v_original.invoice_id, v_original.payment_id, v_original.credit_note_id,
                 v_original.currency, -v_original.amount) THEN
@@ -696,8 +706,6 @@ CREATE FUNCTION billing.cancel_invoice(p_customer_id bigint, p_invoice_id bigint
     AS $$
 DECLARE
     v_credit_note_id bigint;
-    v_payment_ids bigint[];
-    r record;
 BEGIN
     IF EXISTS (
         SELECT FROM billing.invoice_cancellation AS c
@@ -705,47 +713,9 @@ BEGIN
     ) THEN
         PERFORM billing.fail('55000', format('%s is canceled already', billing.document_label(p_customer_id, p_invoice_id)));
     END IF;
-    PERFORM billing.require(p_reason, 'p_reason');
-    -- Lock order: the credit note series, the payments that paid the invoice (by id), then the invoice.
-    PERFORM billing.lock_series(p_customer_id, 'credit_note');
-    SELECT array_agg(DISTINCT a.payment_id ORDER BY a.payment_id) INTO v_payment_ids
-    FROM billing.active_allocation AS a
-    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL;
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
-    ORDER BY b.payment_id
-    FOR UPDATE;
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
-    FOR UPDATE;
-    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is
-    -- from a payment not locked here, so the caller retries rather than risk a lock-order inversion.
-    IF EXISTS (
-        SELECT FROM billing.active_allocation AS a
-        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-            AND a.payment_id <> ALL(coalesce(v_payment_ids, '{}'))
-    ) THEN
-        PERFORM billing.fail('40001', format('%s was paid while it was being canceled', billing.document_label(p_customer_id, p_invoice_id)),
-            p_hint => 'Retry the transaction.');
-    END IF;
-    -- What payments paid becomes their open credit again, and write-offs are reversed: the void credit note
-    -- then settles the whole invoice, so nothing of it turns into credit the customer never paid.
-    FOR r IN
-        SELECT a.allocation_id FROM billing.active_allocation AS a
-        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id AND a.payment_id IS NOT NULL
-        ORDER BY a.payment_id, a.allocation_id
-    LOOP
-        PERFORM billing.unallocate(p_customer_id, r.allocation_id, p_reason);
-    END LOOP;
-    INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
-    SELECT w.customer_id, w.currency, w.invoice_id, -w.amount, w.write_off_id, p_reason
-    FROM billing.write_off AS w
-    WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
-        AND NOT EXISTS (
-            SELECT FROM billing.write_off AS x WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
-        )
-    ORDER BY w.write_off_id;
-    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, p_reason);
+    -- The void credit note credits everything left, so settling the invoice it releases whatever else settled
+    -- it: what payments paid becomes their open credit again and write-offs are reversed.
+    v_credit_note_id := billing.issue_credit_note(p_customer_id, p_invoice_id, NULL, billing.require(p_reason, 'p_reason'));
     INSERT INTO billing.invoice_cancellation (customer_id, invoice_id, canceled_time, cancel_reason, credit_note_id)
     VALUES (p_customer_id, p_invoice_id, p_canceled_time, p_reason, v_credit_note_id);
     RETURN v_credit_note_id;
@@ -792,6 +762,8 @@ CREATE FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+DECLARE
+    v_payment record;
 BEGIN
     IF NOT EXISTS (
         SELECT FROM billing.payment AS p
@@ -802,6 +774,18 @@ BEGIN
     END IF;
     INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
     VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
+    -- A bounce is a fact, never refused. What was refunded out of the payment left as cash that never came in:
+    -- the customer owes it, billed as a fee (a receivable like any other, in aging and statements).
+    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
+    FROM billing.payment AS p
+    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id;
+    IF v_payment.refunded > 0 THEN
+        PERFORM billing.issue_new_invoice(p_customer_id, v_payment.currency, jsonb_build_array(jsonb_build_object(
+            'type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
+            'description', left(format('payment %s returned (%s) after %s %s of it was refunded', v_payment.payment_no,
+                p_reason, v_payment.refunded, v_payment.currency), 2000))));
+    END IF;
 END
 $$;
 
@@ -809,7 +793,7 @@ ALTER FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint,
 
 -- Name: FUNCTION cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, and records the time and reason. Twice: 55000.';
+COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, voids its unapplied rest and records the time and reason; what was refunded out of it already is billed to the customer on a new invoice (fee RETURNED_PAYMENT). Twice: 55000.';
 
 -- Name: chain_append(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1694,6 +1678,10 @@ BEGIN
         SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
         FOR UPDATE;
+        IF NEW.total < 0 THEN
+            PERFORM billing.fail('23514', format('%s would charge %s more: a credit note gives back, never charges', v_doc,
+                -NEW.total), p_hint => 'Bill what is owed on a new invoice.');
+        END IF;
         IF v_balance.credited + NEW.total > v_balance.total THEN
             PERFORM billing.fail('23514', format('%s would credit more than %s billed', v_doc,
                 billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),
@@ -1739,11 +1727,62 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
-        -- A credit note pays its own invoice first, as far as that is open; the rest is open customer credit.
-        IF least(NEW.total, v_balance.total - v_balance.allocated) > 0 THEN
+        -- Tax goes back with its base (the other lines before the tax line), in the share of what the base still
+        -- held that this credit note takes (all the rest once the base is credited in full); never on its own.
+        FOR r IN
+            SELECT t.line_no, t.amount - tax.before AS tax_left, tax.this AS tax_this,
+                base.amount - base.before AS base_left, base.this AS base_this
+            FROM billing.invoice_line AS t
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id), 0) AS before,
+                    coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id), 0) AS this
+                FROM billing.credit_note_line AS c
+                JOIN billing.invoice AS cn
+                    ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
+                WHERE c.customer_id = t.customer_id AND c.credited_invoice_id = t.invoice_id AND c.credited_line_no = t.line_no
+            ) AS tax
+            CROSS JOIN LATERAL (
+                SELECT sum(l.amount) AS amount,
+                    coalesce(sum(cr.before), 0) AS before, coalesce(sum(cr.this), 0) AS this
+                FROM billing.invoice_line AS l
+                LEFT JOIN LATERAL (
+                    SELECT sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id) AS before,
+                        sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this
+                    FROM billing.credit_note_line AS c
+                    JOIN billing.invoice AS cn
+                        ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
+                    WHERE c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id
+                        AND c.credited_line_no = l.line_no
+                ) AS cr ON TRUE
+                WHERE l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
+                    AND l.line_type <> 'tax'
+            ) AS base
+            WHERE t.customer_id = NEW.customer_id AND t.invoice_id = NEW.credited_invoice_id AND t.line_type = 'tax'
+                AND base.amount - base.before <> 0  -- nothing left of the base: the tax goes with the rest as given
+                AND (tax.this <> 0 OR base.this <> 0)
+        LOOP
+            v_expected := CASE WHEN r.base_this = r.base_left THEN r.tax_left
+                ELSE billing.round_money(r.tax_left * r.base_this / r.base_left, NEW.currency) END;
+            IF r.tax_this <> v_expected THEN
+                PERFORM billing.fail('23514', format('%s gives back %s of tax line %s of %s, not %s', v_doc, r.tax_this,
+                    r.line_no, billing.document_label(NEW.customer_id, NEW.credited_invoice_id), v_expected),
+                    format('the tax still held %s on a base of %s, of which this credit note takes %s',
+                        r.tax_left, r.base_left, r.base_this),
+                    'Tax goes back with the lines it was charged on, in the same share: credit those lines '
+                    '(billing.issue_credit_note takes the tax along); correct a wrong rate by a void and a new invoice.');
+            END IF;
+        END LOOP;
+        -- A credit note settles the invoice it corrects, all of it: what is open first, then what write-offs,
+        -- credit notes from elsewhere and payments settled is released to make room (a payment's part becomes
+        -- its open credit). So credit notes never hold credit of their own: only cash paid in is paid out.
+        IF NEW.total > v_balance.total - v_balance.allocated THEN
+            PERFORM billing.release_settlements(NEW.customer_id, NEW.credited_invoice_id,
+                NEW.total - (v_balance.total - v_balance.allocated), format('released by %s', v_doc));
+        END IF;
+        IF NEW.total > 0 THEN
             INSERT INTO billing.allocation (customer_id, currency, invoice_id, credit_note_id, amount, reason)
-            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id,
-                least(NEW.total, v_balance.total - v_balance.allocated), 'credit note applied to the invoice it corrects');
+            VALUES (NEW.customer_id, NEW.currency, NEW.credited_invoice_id, NEW.invoice_id, NEW.total,
+                'credit note applied to the invoice it corrects');
         END IF;
     END IF;
 
@@ -1790,7 +1829,7 @@ ALTER FUNCTION billing.invoice_issued() OWNER TO billing_owner;
 
 -- Name: FUNCTION invoice_issued(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.invoice_issued() IS 'Trigger after a document is issued: opens the document''s balance row; books a credit note against the credited invoice (never more than it billed, in all and per line: 23514) and applies it to that invoice''s open amount (the rest is open customer credit); moves the billed part of the order lines and charges involved.';
+COMMENT ON FUNCTION billing.invoice_issued() IS 'Trigger after a document is issued: opens the document''s balance row; books a credit note against the credited invoice (never more than it billed, in all and per line: 23514) and applies all of it to that invoice, releasing what else settled it as far as needed (billing.release_settlements); moves the billed part of the order lines and charges involved.';
 
 -- Name: invoice_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -1919,6 +1958,7 @@ DECLARE
     v_credit_note_id bigint;
     v_line_no integer := 0;
     v_quantity numeric;
+    v_share numeric;
     r record;
     d record;
 BEGIN
@@ -1948,12 +1988,11 @@ BEGIN
             'p_lines must be a non-empty JSON array of {"line_no": n, "quantity": q} or {"line_no": n, "amount": a}, '
             'q and a positive, each line once, no other key', format('given: %s', left(p_lines::text, 200)));
     END IF;
-    -- Lock order for every issuer: the number series, then the balance row (which serializes credit notes
-    -- of this invoice, so the remainders read below stay true until commit), then the order lines.
+    -- Lock order for every issuer: the number series, then what settles the invoice and the invoice's balance
+    -- row (which serializes credit notes of this invoice, so the remainders read below stay true until
+    -- commit), then the order lines.
     PERFORM billing.lock_series(p_customer_id, 'credit_note');
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
-    FOR UPDATE;
+    PERFORM billing.lock_settled_invoice(p_customer_id, p_invoice_id);
 
     INSERT INTO billing.invoice (customer_id, kind, currency, credited_invoice_id, reason)
     VALUES (p_customer_id, 'credit_note', v_invoice.currency, p_invoice_id, p_reason)
@@ -2002,16 +2041,45 @@ BEGIN
                     AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
                 ORDER BY s.line_no
             LOOP
+                v_share := billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency);
+                CONTINUE WHEN v_share = 0;  -- a share below the currency's minor unit: the last units take it
                 v_line_no := v_line_no + 1;
                 INSERT INTO billing.credit_note_line (
                     customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-                ) VALUES (
-                    p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no,
-                    billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency)
-                );
+                ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
             END LOOP;
         END IF;
     END LOOP;
+    -- Tax goes back with what it was charged on: a tax line's base is the other lines before it, so each
+    -- tax line not named gives back the share of what it still holds that this credit note takes of that
+    -- base (all of it once the base is credited in full).
+    IF p_lines IS NOT NULL THEN
+        FOR d IN
+            SELECT t.line_no, t.amount_left, base.credited, base.amount_left AS base_left
+            FROM billing.invoice_line_summary AS t
+            CROSS JOIN LATERAL (
+                SELECT sum(l.amount_left) AS amount_left, sum(c.amount) AS credited
+                FROM billing.invoice_line_summary AS l
+                LEFT JOIN billing.credit_note_line AS c
+                    ON c.customer_id = l.customer_id AND c.credit_note_id = v_credit_note_id
+                        AND c.credited_line_no = l.line_no
+                WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+                    AND l.line_no < t.line_no AND l.line_type <> 'tax'
+            ) AS base
+            WHERE t.customer_id = p_customer_id AND t.invoice_id = p_invoice_id AND t.line_type = 'tax'
+                AND t.amount_left <> 0 AND base.credited <> 0 AND base.amount_left <> 0
+                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', t.line_no))
+            ORDER BY t.line_no
+        LOOP
+            v_share := CASE WHEN d.credited = d.base_left THEN d.amount_left
+                ELSE billing.round_money(d.amount_left * d.credited / d.base_left, v_invoice.currency) END;
+            CONTINUE WHEN v_share = 0;
+            v_line_no := v_line_no + 1;
+            INSERT INTO billing.credit_note_line (
+                customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
+            ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
+        END LOOP;
+    END IF;
     IF p_lines IS NOT NULL AND (
         SELECT count(*) FROM billing.invoice_line AS l
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
@@ -2033,7 +2101,7 @@ ALTER FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigi
 
 -- Name: FUNCTION issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (q units back, worth their share of what the line still holds; they become billable again, and discounts applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price correction); NULL credits everything left. Never more than was billed, per line and in all (23514).';
+COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (q units back, worth their share of what the line still holds; they become billable again, and discounts applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price correction); NULL credits everything left. Tax lines not named give back their share of what is credited of the lines before them (their base). Never more than was billed, per line and in all (23514). The credit note settles the invoice: what the invoice had open first, then what write-offs, other credit notes and payments (newest first) settled of it, which they get back (a payment''s becomes its open credit).';
 
 -- Name: issue_invoice(bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2408,6 +2476,52 @@ ALTER FUNCTION billing.lock_series(p_customer_id bigint, p_series text) OWNER TO
 
 COMMENT ON FUNCTION billing.lock_series(p_customer_id bigint, p_series text) IS 'Locks, until commit, the number series a document of the customer would be numbered from: the customer''s own when the series is kept per customer, else the shared one. Issuers that take other locks take this one first.';
 
+-- Name: lock_settled_invoice(bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_payment_ids bigint[];
+    v_credit_note_ids bigint[];
+BEGIN
+    -- The lock order of the allocating functions: sources (payments, then credit notes, by id) before the
+    -- invoice they settle.
+    SELECT array_agg(DISTINCT a.payment_id) FILTER (WHERE a.payment_id IS NOT NULL),
+        array_agg(DISTINCT a.credit_note_id) FILTER (WHERE a.credit_note_id IS NOT NULL)
+    INTO v_payment_ids, v_credit_note_ids
+    FROM billing.active_allocation AS a
+    WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id;
+    PERFORM FROM billing.payment_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+    ORDER BY b.payment_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = ANY(v_credit_note_ids)
+    ORDER BY b.invoice_id
+    FOR UPDATE;
+    PERFORM FROM billing.invoice_balance AS b
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
+    FOR UPDATE;
+    -- Holding the invoice, no new allocation can reach it; one that arrived since the read above is from a
+    -- source not locked here, so the caller retries rather than risk a lock-order inversion.
+    IF EXISTS (
+        SELECT FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id
+            AND NOT (a.payment_id = ANY(coalesce(v_payment_ids, '{}')) OR a.credit_note_id = ANY(coalesce(v_credit_note_ids, '{}')))
+    ) THEN
+        PERFORM billing.fail('40001', format('%s was paid while it was being credited',
+            billing.document_label(p_customer_id, p_invoice_id)), p_hint => 'Retry the transaction.');
+    END IF;
+END
+$$;
+
+ALTER FUNCTION billing.lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint) IS 'Internal to crediting: locks the payments and credit notes that settle an invoice, then the invoice''s balance row (the allocating functions'' order). A payment allocated to it meanwhile: 40001, retry.';
+
 -- Name: minor_units(text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.minor_units(p_currency text) RETURNS smallint
@@ -2778,6 +2892,141 @@ ALTER FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_line
 
 COMMENT ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) IS 'Places an order in one currency with its lines, p_lines = [{"sku": ..., "quantity": ..., "unit_price": ...}] (or "product_id" for "sku"; no other key, each value of its type, else 22023); returns the order_id. p_order_ref defaults to ORDER-<order_id>; it is unique per customer (23505).';
 
+-- Name: rebuild_balances(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.rebuild_balances() RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_changed integer := 0;
+    v_rows integer;
+BEGIN
+    -- Only the totals whose history is gone are recomputed, from the history left; a statement is planned when it
+    -- first runs, so each branch reads only tables that exist at its level of rollback. Migrations are applied in
+    -- order, so the history tables go in this order: refunds and write-offs (0010), allocations (0008), payments
+    -- (0007), credit note lines (0005), invoices (0004). The triggers that refuse writes to running totals are off
+    -- for these statements only (ALTER TABLE is transactional; writers wait until commit).
+    IF to_regclass('billing.payment_balance') IS NOT NULL AND to_regclass('billing.refund_part') IS NULL THEN
+        ALTER TABLE billing.payment_balance DISABLE TRIGGER USER;
+        IF to_regclass('billing.allocation') IS NULL THEN
+            UPDATE billing.payment_balance AS b SET
+                allocated = 0,
+                refunded = 0,
+                voided = CASE WHEN c.payment_id IS NULL THEN 0 ELSE b.amount END
+            FROM billing.payment_balance AS o
+            LEFT JOIN billing.payment_cancellation AS c ON o.customer_id = c.customer_id AND o.payment_id = c.payment_id
+            WHERE
+                b.customer_id = o.customer_id AND b.payment_id = o.payment_id
+                AND (b.allocated, b.refunded, b.voided)
+                IS DISTINCT FROM (0, 0, CASE WHEN c.payment_id IS NULL THEN 0 ELSE b.amount END);
+        ELSE
+            UPDATE billing.payment_balance AS b SET
+                refunded = 0,
+                voided = CASE WHEN c.payment_id IS NULL THEN 0 ELSE b.amount - b.allocated END
+            FROM billing.payment_balance AS o
+            LEFT JOIN billing.payment_cancellation AS c ON o.customer_id = c.customer_id AND o.payment_id = c.payment_id
+            WHERE
+                b.customer_id = o.customer_id AND b.payment_id = o.payment_id
+                AND (b.refunded, b.voided)
+                IS DISTINCT FROM (0, CASE WHEN c.payment_id IS NULL THEN 0 ELSE b.amount - b.allocated END);
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_changed := v_changed + v_rows;
+            ALTER TABLE billing.invoice_balance DISABLE TRIGGER USER;
+            UPDATE billing.invoice_balance AS b SET
+                allocated = coalesce(s.amount, 0),
+                refunded = 0
+            FROM billing.invoice_balance AS o
+            LEFT JOIN (
+                SELECT
+                    x.customer_id,
+                    x.invoice_id,
+                    sum(x.amount) AS amount
+                FROM (
+                    SELECT
+                        a.customer_id,
+                        a.invoice_id,
+                        a.amount
+                    FROM billing.allocation AS a
+                    UNION ALL
+                    SELECT
+                        a.customer_id,
+                        a.credit_note_id,
+                        a.amount
+                    FROM billing.allocation AS a
+                    WHERE a.credit_note_id IS NOT NULL
+                ) AS x
+                GROUP BY x.customer_id, x.invoice_id
+            ) AS s ON o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id
+            WHERE
+                b.customer_id = o.customer_id AND b.invoice_id = o.invoice_id
+                AND (b.allocated, b.refunded) IS DISTINCT FROM (coalesce(s.amount, 0), 0);
+            ALTER TABLE billing.invoice_balance ENABLE TRIGGER USER;
+        END IF;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_changed := v_changed + v_rows;
+        ALTER TABLE billing.payment_balance ENABLE TRIGGER USER;
+    END IF;
+    IF to_regclass('billing.order_line') IS NOT NULL AND to_regclass('billing.credit_note_line') IS NULL THEN
+        ALTER TABLE billing.order_line DISABLE TRIGGER USER;
+        ALTER TABLE billing.order_charge DISABLE TRIGGER USER;
+        IF to_regclass('billing.invoice') IS NULL THEN
+            UPDATE billing.order_line AS l SET billed_quantity = 0 WHERE l.billed_quantity <> 0;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_changed := v_changed + v_rows;
+            UPDATE billing.order_charge AS c SET billed_amount = 0 WHERE c.billed_amount <> 0;
+        ELSE
+            UPDATE billing.order_line AS l SET billed_quantity = coalesce(s.billed, 0)
+            FROM billing.order_line AS o
+            LEFT JOIN (
+                SELECT
+                    p.customer_id,
+                    p.order_id,
+                    p.order_line_no,
+                    sum(il.quantity) AS billed
+                FROM billing.invoice_product_line AS p
+                INNER JOIN billing.invoice_line AS il USING (customer_id, invoice_id, line_no)
+                INNER JOIN billing.invoice AS i USING (customer_id, invoice_id)
+                WHERE i.status = 'issued'
+                GROUP BY p.customer_id, p.order_id, p.order_line_no
+            ) AS s ON o.customer_id = s.customer_id AND o.order_id = s.order_id AND o.line_no = s.order_line_no
+            WHERE
+                l.customer_id = o.customer_id AND l.order_id = o.order_id AND l.line_no = o.line_no
+                AND l.billed_quantity <> coalesce(s.billed, 0);
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_changed := v_changed + v_rows;
+            UPDATE billing.order_charge AS c SET billed_amount = coalesce(s.billed, 0)
+            FROM billing.order_charge AS o
+            LEFT JOIN (
+                SELECT
+                    f.customer_id,
+                    f.order_id,
+                    f.order_charge_no,
+                    sum(il.amount) AS billed
+                FROM billing.invoice_fee_line AS f
+                INNER JOIN billing.invoice_line AS il USING (customer_id, invoice_id, line_no)
+                INNER JOIN billing.invoice AS i USING (customer_id, invoice_id)
+                WHERE i.status = 'issued' AND f.order_charge_no IS NOT NULL
+                GROUP BY f.customer_id, f.order_id, f.order_charge_no
+            ) AS s ON o.customer_id = s.customer_id AND o.order_id = s.order_id AND o.charge_no = s.order_charge_no
+            WHERE
+                c.customer_id = o.customer_id AND c.order_id = o.order_id AND c.charge_no = o.charge_no
+                AND c.billed_amount <> coalesce(s.billed, 0);
+        END IF;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_changed := v_changed + v_rows;
+        ALTER TABLE billing.order_line ENABLE TRIGGER USER;
+        ALTER TABLE billing.order_charge ENABLE TRIGGER USER;
+    END IF;
+    RETURN v_changed;
+END
+$$;
+
+ALTER FUNCTION billing.rebuild_balances() OWNER TO billing_owner;
+
+-- Name: FUNCTION rebuild_balances(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.rebuild_balances() IS 'For pgbilling rollback --drop-data, which calls it after rolling back: recomputes, from the history left, the running totals whose history the rollback dropped (payment_balance and invoice_balance without refunds, write-offs or allocations; order_line.billed_quantity and order_charge.billed_amount without credit note lines or invoices); returns the number of rows changed. With every history table there, it changes nothing.';
+
 -- Name: record_payment(bigint, text, numeric, text, timestamp with time zone, text, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone DEFAULT now(), p_payment_no text DEFAULT NULL::text, p_reference text DEFAULT NULL::text) RETURNS bigint
@@ -2797,18 +3046,22 @@ BEGIN
     END IF;
     -- An unknown currency code of another length would not fit char(3): looked up first (23503).
     PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
-    v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
-    -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
-    INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
-    OVERRIDING SYSTEM VALUE
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
-        billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
-        coalesce(p_received_at, now()), p_reference)
-    ON CONFLICT (customer_id, payment_no) DO NOTHING
-    RETURNING payment_id INTO v_payment_id;
-    IF FOUND THEN
-        RETURN v_payment_id;
-    END IF;
+    LOOP
+        v_payment_id := nextval(pg_get_serial_sequence('billing.payment', 'payment_id'));
+        -- ON CONFLICT waits for a concurrent insert of the same number, so a retry racing the original is safe.
+        INSERT INTO billing.payment (customer_id, payment_id, payment_no, currency, amount, method_id, received_at, reference)
+        OVERRIDING SYSTEM VALUE
+        VALUES (billing.require(p_customer_id, 'p_customer_id'), v_payment_id, coalesce(p_payment_no, 'PAY-' || v_payment_id),
+            billing.require(p_currency, 'p_currency'), billing.require(p_amount, 'p_amount'), v_method_id,
+            coalesce(p_received_at, now()), p_reference)
+        ON CONFLICT (customer_id, payment_no) DO NOTHING
+        RETURNING payment_id INTO v_payment_id;
+        IF FOUND THEN
+            RETURN v_payment_id;
+        END IF;
+        -- A generated number the caller had used already: skipped, the next one is tried.
+        EXIT WHEN p_payment_no IS NOT NULL;
+    END LOOP;
     SELECT p.* INTO v_existing FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_no = p_payment_no;
     IF (v_existing.currency, v_existing.amount, v_existing.method_id)
         IS DISTINCT FROM (p_currency::char(3), p_amount, v_method_id) THEN
@@ -2826,7 +3079,49 @@ ALTER FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_a
 
 -- Name: FUNCTION record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id>, p_received_at (NULL too) to now(). Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
+COMMENT ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) IS 'Records a payment (p_method is a payment_method code) and returns its id; p_payment_no defaults to PAY-<id> (an id whose PAY-<id> the caller has used already is skipped), p_received_at (NULL too) to now(). Idempotent on the customer''s payment number: the same number with the same currency, amount and method returns the payment recorded first; with other content it is refused (23505).';
+
+-- Name: reference_in_use(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.reference_in_use() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    -- As JSON, so one function serves three tables (plpgsql_check sees NEW as the first table's row otherwise).
+    v_old jsonb := to_jsonb(OLD);
+    v_new jsonb := to_jsonb(NEW);
+    v_column text := CASE TG_ARGV[0] WHEN 'currency' THEN 'minor_units' WHEN 'payment_method' THEN 'code' ELSE 'sku' END;
+    v_changed text;
+    v_in_use boolean;
+BEGIN
+    IF v_new -> v_column IS NOT DISTINCT FROM v_old -> v_column THEN
+        RETURN NEW;
+    END IF;
+    -- TG_ARGV, not TG_TABLE_NAME: on a Citus worker that is the shard's name.
+    v_in_use := CASE TG_ARGV[0]
+        WHEN 'currency' THEN EXISTS (SELECT FROM billing.sales_order AS o WHERE o.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.invoice AS i WHERE i.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.payment AS p WHERE p.currency = v_old ->> 'code')
+            OR EXISTS (SELECT FROM billing.refund AS r WHERE r.currency = v_old ->> 'code')
+        WHEN 'payment_method' THEN EXISTS (SELECT FROM billing.payment AS p WHERE p.method_id = (v_old ->> 'method_id')::bigint)
+            OR EXISTS (SELECT FROM billing.refund AS r WHERE r.method_id = (v_old ->> 'method_id')::bigint)
+        ELSE EXISTS (SELECT FROM billing.order_line AS l WHERE l.product_id = (v_old ->> 'product_id')::bigint)
+    END;
+    v_changed := format('the %s of %s %s', v_column, replace(TG_ARGV[0], '_', ' '),
+        coalesce(v_old ->> 'code', v_old ->> 'sku'));
+    IF v_in_use THEN
+        PERFORM billing.fail('PB001', format('%s is in use by recorded documents and never changes', v_changed),
+            p_hint => 'Add a new row instead; names and descriptions may change.');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION billing.reference_in_use() OWNER TO billing_owner;
+
+-- Name: FUNCTION reference_in_use(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.reference_in_use() IS 'Trigger on currency, payment_method and product: once documents use a row, what they read through it (minor units, method code, SKU) never changes (PB001).';
 
 -- Name: refund(bigint, text, numeric, text, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2840,6 +3135,7 @@ DECLARE
     v_refund_id bigint;
     v_left numeric := billing.require(p_amount, 'p_amount');
     v_part integer := 0;
+    v_payment_ids bigint[];
     r record;
 BEGIN
     SELECT m.method_id INTO v_method_id FROM billing.payment_method AS m WHERE m.code = billing.require(p_method, 'p_method');
@@ -2855,49 +3151,34 @@ BEGIN
                 p_currency), p_hint => 'Refund a payment in its own currency.');
         END IF;
     END IF;
-    -- The sources are locked in a fixed order (payments, then credit notes, by id) before they are read,
-    -- then used oldest first.
-    PERFORM FROM billing.payment_balance AS b
-    WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id')
-        AND b.amount - b.allocated - b.refunded - b.voided > 0
-        AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
-    ORDER BY b.payment_id
-    FOR UPDATE;
-    PERFORM FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
-        AND b.invoice_id IN (
-            SELECT i.invoice_id FROM billing.invoice AS i WHERE i.customer_id = p_customer_id AND i.kind = 'credit_note'
-        )
-    ORDER BY b.invoice_id
-    FOR UPDATE;
+    -- Only cash paid in is paid out: the sources are payments' open credit (a credit note's credit settles
+    -- invoices, never leaves as cash). They are locked in one statement, in id order, and only those are used,
+    -- oldest first: a payment that became open since is left alone rather than locked out of order.
+    SELECT array_agg(s.payment_id) INTO v_payment_ids FROM (
+        SELECT b.payment_id FROM billing.payment_balance AS b
+        JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+        WHERE b.customer_id = billing.require(p_customer_id, 'p_customer_id') AND p.currency = p_currency
+            AND b.amount - b.allocated - b.refunded - b.voided > 0
+            AND (p_payment_id IS NULL OR b.payment_id = p_payment_id)
+        ORDER BY b.payment_id
+        FOR UPDATE OF b
+    ) AS s;
     -- Recorded once its sources are locked, so its stamp follows every change to them it waited for.
     INSERT INTO billing.refund (customer_id, currency, amount, method_id, reason)
-    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency'), p_amount,
-        v_method_id, p_reason)
+    VALUES (p_customer_id, p_currency, p_amount, v_method_id, p_reason)
     RETURNING refund_id INTO v_refund_id;
     FOR r IN
-        SELECT s.payment_id, s.credit_note_id, s.open_credit
-        FROM (
-            SELECT p.payment_id, NULL::bigint AS credit_note_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit,
-                p.recorded_at AS since
-            FROM billing.payment_balance AS b
-            JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
-            WHERE b.customer_id = p_customer_id AND p.currency = p_currency
-                AND b.amount - b.allocated - b.refunded - b.voided > 0
-                AND (p_payment_id IS NULL OR p.payment_id = p_payment_id)
-            UNION ALL
-            SELECT NULL, i.invoice_id, b.total - b.allocated - b.refunded, i.issued_at
-            FROM billing.invoice_balance AS b
-            JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-            WHERE b.customer_id = p_customer_id AND i.kind = 'credit_note' AND i.currency = p_currency
-                AND b.total - b.allocated - b.refunded > 0 AND p_payment_id IS NULL
-        ) AS s
-        ORDER BY s.since, s.payment_id, s.credit_note_id
+        SELECT p.payment_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        FROM billing.payment_balance AS b
+        JOIN billing.payment AS p ON p.customer_id = b.customer_id AND p.payment_id = b.payment_id
+        WHERE b.customer_id = p_customer_id AND b.payment_id = ANY(v_payment_ids)
+            AND b.amount - b.allocated - b.refunded - b.voided > 0
+        ORDER BY p.recorded_at, p.payment_id
     LOOP
         EXIT WHEN v_left = 0;
         v_part := v_part + 1;
-        INSERT INTO billing.refund_part (customer_id, refund_id, part_no, currency, payment_id, credit_note_id, amount)
-        VALUES (p_customer_id, v_refund_id, v_part, p_currency, r.payment_id, r.credit_note_id, least(v_left, r.open_credit));
+        INSERT INTO billing.refund_part (customer_id, refund_id, part_no, currency, payment_id, amount)
+        VALUES (p_customer_id, v_refund_id, v_part, p_currency, r.payment_id, least(v_left, r.open_credit));
         v_left := v_left - least(v_left, r.open_credit);
     END LOOP;
     IF v_left > 0 THEN
@@ -2914,7 +3195,7 @@ ALTER FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount nu
 
 -- Name: FUNCTION refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) IS 'Pays money back to the customer out of open credit: from p_payment_id''s unapplied rest, or else from the customer''s oldest open credit (payments and credit notes) in that currency. Never more than the open credit (23514).';
+COMMENT ON FUNCTION billing.refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint) IS 'Pays money back to the customer out of cash paid in: from p_payment_id''s unapplied rest, or else from the customer''s payments with unapplied rest in that currency, oldest first. Never more than that (23514); a credit note''s credit is never paid out (it settles invoices, and what it releases of a payment is that payment''s).';
 
 -- Name: refund_chained(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2977,30 +3258,21 @@ CREATE FUNCTION billing.refund_part_booked() RETURNS trigger
 DECLARE
     v_left numeric;
 BEGIN
-    IF NEW.payment_id IS NOT NULL THEN
+    IF NEW.payment_id IS NULL THEN
+        PERFORM billing.fail('55000', format('%s is not cash: its credit settles invoices and is never paid out',
+            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)),
+            p_hint => 'Refund from a payment''s open credit (billing.refund).');
+    ELSE
         SELECT b.amount - b.allocated - b.refunded - b.voided INTO v_left FROM billing.payment_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id
         FOR UPDATE;
-    ELSE
-        SELECT b.total - b.allocated - b.refunded INTO v_left FROM billing.invoice_balance AS b
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id
-        FOR UPDATE;
-    END IF;
-    IF v_left IS NULL THEN
-        PERFORM billing.fail('55000', format('%s is not a source of credit (a draft?)',
-            billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id)));
     END IF;
     IF NEW.amount > v_left THEN
         PERFORM billing.fail('23514', format('refund %s would take %s from %s, which has %s of open credit',
             NEW.refund_id, NEW.amount, billing.source_label(NEW.customer_id, NEW.payment_id, NEW.credit_note_id), v_left));
     END IF;
-    IF NEW.payment_id IS NOT NULL THEN
-        UPDATE billing.payment_balance AS b SET refunded = b.refunded + NEW.amount
-        WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
-    ELSE
-        UPDATE billing.invoice_balance AS b SET refunded = b.refunded + NEW.amount
-        WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credit_note_id;
-    END IF;
+    UPDATE billing.payment_balance AS b SET refunded = b.refunded + NEW.amount
+    WHERE b.customer_id = NEW.customer_id AND b.payment_id = NEW.payment_id;
     RETURN NULL;
 END
 $$;
@@ -3009,7 +3281,7 @@ ALTER FUNCTION billing.refund_part_booked() OWNER TO billing_owner;
 
 -- Name: FUNCTION refund_part_booked(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.refund_part_booked() IS 'Trigger after a refund part: takes it from the payment''s or credit note''s open credit, never more (23514).';
+COMMENT ON FUNCTION billing.refund_part_booked() IS 'Trigger after a refund part: takes it from the payment''s open credit, never more (23514); a credit note is never a source of cash (55000).';
 
 -- Name: refund_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3089,6 +3361,66 @@ ALTER FUNCTION billing.refuse_truncate() OWNER TO billing_owner;
 -- Name: FUNCTION refuse_truncate(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.refuse_truncate() IS 'Statement trigger: TRUNCATE of a table holding issued documents is refused (PB001).';
+
+-- Name: release_settlements(bigint, bigint, numeric, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_left numeric := p_amount;
+    v_take numeric;
+    r record;
+BEGIN
+    -- Write-offs first (nothing was collected), then credit notes applied from elsewhere, then payments; the
+    -- newest first. A settlement released in part is reversed and applied again for the rest.
+    FOR r IN
+        SELECT 1 AS rank, w.write_off_id AS id, NULL::bigint AS payment_id, NULL::bigint AS credit_note_id,
+            w.currency, w.amount, w.reason
+        FROM billing.write_off AS w
+        WHERE w.customer_id = p_customer_id AND w.invoice_id = p_invoice_id AND w.reverses_write_off_id IS NULL
+            AND NOT EXISTS (
+                SELECT FROM billing.write_off AS x
+                WHERE x.customer_id = w.customer_id AND x.reverses_write_off_id = w.write_off_id
+            )
+        UNION ALL
+        SELECT CASE WHEN a.payment_id IS NULL THEN 2 ELSE 3 END, a.allocation_id, a.payment_id, a.credit_note_id,
+            a.currency, a.amount, a.reason
+        FROM billing.active_allocation AS a
+        WHERE a.customer_id = p_customer_id AND a.invoice_id = p_invoice_id
+            AND NOT EXISTS (
+                SELECT FROM billing.invoice AS cn
+                WHERE cn.customer_id = a.customer_id AND cn.invoice_id = a.credit_note_id
+                    AND cn.credited_invoice_id = p_invoice_id
+            )
+        ORDER BY rank, id DESC
+    LOOP
+        EXIT WHEN v_left <= 0;
+        v_take := least(v_left, r.amount);
+        IF r.rank = 1 THEN
+            INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reverses_write_off_id, reason)
+            VALUES (p_customer_id, r.currency, p_invoice_id, -r.amount, r.id, p_reason);
+            IF v_take < r.amount THEN
+                INSERT INTO billing.write_off (customer_id, currency, invoice_id, amount, reason)
+                VALUES (p_customer_id, r.currency, p_invoice_id, r.amount - v_take, r.reason);
+            END IF;
+        ELSE
+            PERFORM billing.unallocate(p_customer_id, r.id, p_reason);
+            IF v_take < r.amount THEN
+                INSERT INTO billing.allocation (customer_id, currency, invoice_id, payment_id, credit_note_id, amount, reason)
+                VALUES (p_customer_id, r.currency, p_invoice_id, r.payment_id, r.credit_note_id, r.amount - v_take, r.reason);
+            END IF;
+        END IF;
+        v_left := v_left - v_take;
+    END LOOP;
+END
+$$;
+
+ALTER FUNCTION billing.release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) OWNER TO billing_owner;
+
+-- Name: FUNCTION release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) IS 'Internal to issuing a credit note: makes room for p_amount of it on an invoice that is settled already, by reversing write-offs, then credit notes applied from elsewhere, then payment allocations (newest first, the last one in part). What a payment gets back is its open credit: only cash paid in can be paid out.';
 
 -- Name: require(anyelement, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3304,6 +3636,42 @@ ALTER FUNCTION billing.sales_order_rules() OWNER TO billing_owner;
 
 COMMENT ON FUNCTION billing.sales_order_rules() IS 'Trigger: an order is placed uncanceled, its keys never change, a cancellation is final, a billed order keeps its currency.';
 
+-- Name: session_all_customers(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.session_all_customers() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF billing.session_customer() IS NOT NULL THEN
+        RETURN FALSE;  -- a session that names a customer acts for that customer only, whoever logged in
+    END IF;
+    IF pg_has_role(session_user, 'billing_owner', 'MEMBER')
+        OR pg_has_role(session_user, 'billing_all_customers', 'MEMBER')
+        OR (pg_has_role(session_user, 'billing_reader', 'MEMBER')
+            AND NOT pg_has_role(session_user, 'billing_app', 'MEMBER')) THEN
+        RETURN TRUE;
+    END IF;
+    IF current_user = 'billing_owner' THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = format('the session of login %s names no customer: row level security refuses the call',
+                session_user),
+            DETAIL = format('Row level security is on: a session acts for the customer it names, and login %s is '
+                'not a member of billing_all_customers.', session_user),
+            HINT = 'SET pgbilling.customer_id = ''<id>'' (in a pooled connection: SET LOCAL, or '
+            'set_config(''pgbilling.customer_id'', ''<id>'', true), in each transaction); for work across '
+            'customers, log in as a member of billing_all_customers.';
+    END IF;
+    RETURN FALSE;  -- a view read directly: no rows
+END
+$$;
+
+ALTER FUNCTION billing.session_all_customers() OWNER TO billing_owner;
+
+-- Name: FUNCTION session_all_customers(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.session_all_customers() IS 'Row level security (README, Security): true when the session names no customer and its login (session_user) works across customers: a member of billing_all_customers, of billing_reader but not billing_app, or of billing_owner (superusers too). False when the session names a customer. Otherwise false, no row, for a view read directly, and 42501 inside an API function: the session names no customer.';
+
 -- Name: session_customer(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.session_customer() RETURNS bigint
@@ -3496,7 +3864,7 @@ BEGIN
                 ELSE billing.round_money(l.quantity * l.unit_amount, i.currency)
             END AS expected,
             p.line_no IS NOT NULL AS has_product, ol.unit_price, f.fee_code, c.fee_code AS charge_fee,
-            o.order_id, o.currency AS order_currency, o.is_canceled,
+            o.order_id, o.currency AS order_currency, o.is_canceled, dl.applies_to_line_no, dt.line_amount, dt.discounted,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
         INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
@@ -3511,6 +3879,17 @@ BEGIN
         LEFT JOIN billing.invoice_tax_line AS t
             ON t.customer_id = l.customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
         LEFT JOIN billing.sales_order AS o ON o.customer_id = l.customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
+        LEFT JOIN billing.invoice_discount_line AS dl
+            ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
+        LEFT JOIN LATERAL (
+            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted
+            FROM billing.invoice_line AS a
+            JOIN billing.invoice_discount_line AS xd
+                ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
+            JOIN billing.invoice_line AS x
+                ON x.customer_id = xd.customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
+            WHERE a.customer_id = dl.customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
+        ) AS dt ON dl.applies_to_line_no IS NOT NULL
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
             -- a range, not "IS NULL OR =": the index serves it in a cached generic plan
             AND l.line_no BETWEEN coalesce(p_line_no, 1) AND coalesce(p_line_no, 2147483647)
@@ -3524,6 +3903,7 @@ BEGIN
             WHEN r.amount <> r.expected THEN 'amount'
             WHEN r.order_currency <> r.currency THEN 'currency'
             WHEN r.is_canceled THEN 'canceled'
+            WHEN r.discounted > r.line_amount THEN 'discount'
         END;
         CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
@@ -3543,6 +3923,11 @@ BEGIN
             WHEN 'currency' THEN
                 PERFORM billing.fail('23514', format('%s: order %s is in %s, the invoice in %s', v_doc, r.order_id,
                     r.order_currency, r.currency), p_hint => 'Bill each currency on its own invoice.');
+            WHEN 'discount' THEN
+                PERFORM billing.fail('23514', format('%s: the discounts on line %s take off more than it bills',
+                    v_doc, r.applies_to_line_no), format('line amount %s, discounts %s', r.line_amount, r.discounted),
+                    'A discount applying to a line is at most that line''s amount; a discount on the whole invoice '
+                    'names no line.');
             ELSE
                 PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
         END CASE;
@@ -3554,7 +3939,474 @@ ALTER FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint,
 
 -- Name: FUNCTION validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
+COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate; the discounts applying to a line take off at most its amount (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
+
+-- Name: verify_balances(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_name text, keys jsonb, stored numeric, computed numeric, detail text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'billing', 'pg_temp'
+    SET lock_timeout TO '5s'
+    AS $$
+    WITH credited_line AS (
+        -- What issued credit notes took back of each invoice line, and how many did.
+        SELECT
+            c.customer_id,
+            c.credited_invoice_id AS invoice_id,
+            c.credited_line_no AS line_no,
+            sum(c.amount) AS amount,
+            count(*) AS notes
+        FROM billing.credit_note_line AS c
+        INNER JOIN billing.invoice AS cn ON c.customer_id = cn.customer_id AND c.credit_note_id = cn.invoice_id
+        WHERE cn.status = 'issued'
+        GROUP BY c.customer_id, c.credited_invoice_id, c.credited_line_no
+    ),
+
+    document AS (
+        SELECT
+            i.customer_id,
+            i.invoice_id,
+            i.kind,
+            i.currency,
+            i.total,
+            i.credited_invoice_id
+        FROM billing.invoice AS i
+        WHERE i.status = 'issued'
+    ),
+
+    -- What applies to a document: allocations to an invoice and from a credit note (reversals included, with their
+    -- negative amounts), and write-offs of an invoice (reversals included): invoice_balance.allocated.
+    applied AS (
+        SELECT
+            x.customer_id,
+            x.invoice_id,
+            sum(x.amount) AS amount
+        FROM (
+            SELECT
+                a.customer_id,
+                a.invoice_id,
+                a.amount
+            FROM billing.allocation AS a
+            UNION ALL
+            SELECT
+                a.customer_id,
+                a.credit_note_id,
+                a.amount
+            FROM billing.allocation AS a
+            WHERE a.credit_note_id IS NOT NULL
+            UNION ALL
+            SELECT
+                w.customer_id,
+                w.invoice_id,
+                w.amount
+            FROM billing.write_off AS w
+        ) AS x
+        GROUP BY x.customer_id, x.invoice_id
+    ),
+
+    credited AS (
+        SELECT
+            d.customer_id,
+            d.credited_invoice_id AS invoice_id,
+            sum(d.total) AS amount
+        FROM document AS d
+        WHERE d.kind = 'credit_note'
+        GROUP BY d.customer_id, d.credited_invoice_id
+    ),
+
+    refunded AS (
+        SELECT
+            r.customer_id,
+            r.payment_id,
+            r.credit_note_id,
+            sum(r.amount) AS amount
+        FROM billing.refund_part AS r
+        GROUP BY r.customer_id, r.payment_id, r.credit_note_id
+    ),
+
+    allocated_from_payment AS (
+        SELECT
+            a.customer_id,
+            a.payment_id,
+            sum(a.amount) AS amount
+        FROM billing.allocation AS a
+        WHERE a.payment_id IS NOT NULL
+        GROUP BY a.customer_id, a.payment_id
+    ),
+
+    invoice_history AS (
+        SELECT
+            d.customer_id,
+            d.invoice_id,
+            d.kind,
+            d.currency,
+            d.total,
+            coalesce(c.amount, 0) AS credited,
+            coalesce(a.amount, 0) AS allocated,
+            coalesce(r.amount, 0) AS refunded
+        FROM document AS d
+        LEFT JOIN credited AS c ON d.customer_id = c.customer_id AND d.invoice_id = c.invoice_id
+        LEFT JOIN applied AS a ON d.customer_id = a.customer_id AND d.invoice_id = a.invoice_id
+        LEFT JOIN refunded AS r ON d.customer_id = r.customer_id AND d.invoice_id = r.credit_note_id
+    ),
+
+    payment_history AS (
+        SELECT
+            h.*,
+            -- a cancellation voids what the payment has left once its allocations are reversed; nothing can be
+            -- allocated from or refunded out of it afterwards, so that is what the history leaves
+            CASE WHEN h.is_canceled THEN h.amount - h.allocated - h.refunded ELSE 0 END AS voided
+        FROM (
+            SELECT
+                p.customer_id,
+                p.payment_id,
+                p.currency,
+                p.amount,
+                coalesce(a.amount, 0) AS allocated,
+                coalesce(r.amount, 0) AS refunded,
+                pc.payment_id IS NOT NULL AS is_canceled
+            FROM billing.payment AS p
+            LEFT JOIN allocated_from_payment AS a ON p.customer_id = a.customer_id AND p.payment_id = a.payment_id
+            LEFT JOIN refunded AS r ON p.customer_id = r.customer_id AND p.payment_id = r.payment_id
+            LEFT JOIN billing.payment_cancellation AS pc
+                ON p.customer_id = pc.customer_id AND p.payment_id = pc.payment_id
+        ) AS h
+    ),
+
+    -- The billed part of order lines (quantity) and charges (amount): issued invoices' lines, less what issued
+    -- credit notes give back (quantity credits of product lines; every credit of a fee line of a charge).
+    billed AS (
+        SELECT
+            x.customer_id,
+            x.order_id,
+            x.item_no,
+            x.is_charge,
+            sum(x.delta) AS billed
+        FROM (
+            SELECT
+                p.customer_id,
+                p.order_id,
+                p.order_line_no AS item_no,
+                FALSE AS is_charge,
+                l.quantity AS delta
+            FROM billing.invoice_product_line AS p
+            INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+            INNER JOIN document AS d USING (customer_id, invoice_id)
+            UNION ALL
+            SELECT
+                p.customer_id,
+                p.order_id,
+                p.order_line_no,
+                FALSE,
+                -c.quantity
+            FROM billing.credit_note_line AS c
+            INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
+            INNER JOIN billing.invoice_product_line AS p
+                ON c.customer_id = p.customer_id AND c.credited_invoice_id = p.invoice_id AND c.credited_line_no = p.line_no
+            WHERE c.quantity IS NOT NULL
+            UNION ALL
+            SELECT
+                f.customer_id,
+                f.order_id,
+                f.order_charge_no,
+                TRUE,
+                l.amount
+            FROM billing.invoice_fee_line AS f
+            INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+            INNER JOIN document AS d USING (customer_id, invoice_id)
+            WHERE f.order_charge_no IS NOT NULL
+            UNION ALL
+            SELECT
+                f.customer_id,
+                f.order_id,
+                f.order_charge_no,
+                TRUE,
+                -c.amount
+            FROM billing.credit_note_line AS c
+            INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
+            INNER JOIN billing.invoice_fee_line AS f
+                ON c.customer_id = f.customer_id AND c.credited_invoice_id = f.invoice_id AND c.credited_line_no = f.line_no
+            WHERE f.order_charge_no IS NOT NULL
+        ) AS x
+        GROUP BY x.customer_id, x.order_id, x.item_no, x.is_charge
+    ),
+
+    line_total AS (
+        SELECT
+            l.customer_id,
+            l.invoice_id,
+            sum(l.amount) AS amount
+        FROM billing.invoice_line AS l
+        GROUP BY l.customer_id, l.invoice_id
+        UNION ALL
+        SELECT
+            c.customer_id,
+            c.credit_note_id,
+            sum(c.amount)
+        FROM billing.credit_note_line AS c
+        GROUP BY c.customer_id, c.credit_note_id
+    ),
+
+    finding AS (
+        -- a running total that differs from its history, one row per column
+        SELECT
+            'total_differs' AS check_name,
+            'invoice_balance' AS table_name,
+            jsonb_build_object('customer_id', b.customer_id, 'invoice_id', b.invoice_id) AS keys,
+            v.stored,
+            v.computed,
+            format('%s of %s', v.column_name, billing.document_label(b.customer_id, b.invoice_id)) AS detail
+        FROM billing.invoice_balance AS b
+        INNER JOIN invoice_history AS h ON b.customer_id = h.customer_id AND b.invoice_id = h.invoice_id
+        CROSS JOIN LATERAL (
+            VALUES
+            ('total', b.total, h.total),
+            ('credited', b.credited, h.credited),
+            ('allocated', b.allocated, h.allocated),
+            ('refunded', b.refunded, h.refunded)
+        ) AS v (column_name, stored, computed)
+        WHERE v.stored <> v.computed
+        UNION ALL
+        SELECT
+            'total_differs',
+            'payment_balance',
+            jsonb_build_object('customer_id', b.customer_id, 'payment_id', b.payment_id),
+            v.stored,
+            v.computed,
+            format('%s of %s', v.column_name, billing.source_label(b.customer_id, b.payment_id, NULL))
+        FROM billing.payment_balance AS b
+        INNER JOIN payment_history AS h ON b.customer_id = h.customer_id AND b.payment_id = h.payment_id
+        CROSS JOIN LATERAL (
+            VALUES
+            ('amount', b.amount, h.amount),
+            ('allocated', b.allocated, h.allocated),
+            ('refunded', b.refunded, h.refunded),
+            ('voided', b.voided, h.voided)
+        ) AS v (column_name, stored, computed)
+        WHERE v.stored <> v.computed
+        UNION ALL
+        SELECT
+            'total_differs',
+            'order_line',
+            jsonb_build_object('customer_id', ol.customer_id, 'order_id', ol.order_id, 'line_no', ol.line_no),
+            ol.billed_quantity,
+            coalesce(x.billed, 0),
+            format('billed_quantity of line %s of order %s of customer %s', ol.line_no, ol.order_id, ol.customer_id)
+        FROM billing.order_line AS ol
+        LEFT JOIN billed AS x
+            ON ol.customer_id = x.customer_id AND ol.order_id = x.order_id AND ol.line_no = x.item_no AND NOT x.is_charge
+        WHERE ol.billed_quantity <> coalesce(x.billed, 0)
+        UNION ALL
+        SELECT
+            'total_differs',
+            'order_charge',
+            jsonb_build_object('customer_id', oc.customer_id, 'order_id', oc.order_id, 'charge_no', oc.charge_no),
+            oc.billed_amount,
+            coalesce(x.billed, 0),
+            format('billed_amount of charge %s of order %s of customer %s', oc.charge_no, oc.order_id, oc.customer_id)
+        FROM billing.order_charge AS oc
+        LEFT JOIN billed AS x
+            ON oc.customer_id = x.customer_id AND oc.order_id = x.order_id AND oc.charge_no = x.item_no AND x.is_charge
+        WHERE oc.billed_amount <> coalesce(x.billed, 0)
+        UNION ALL
+        SELECT
+            'total_differs',
+            'invoice',
+            jsonb_build_object('customer_id', d.customer_id, 'invoice_id', d.invoice_id),
+            d.total,
+            coalesce(t.amount, 0),
+            format('total of %s: the sum of its lines', billing.document_label(d.customer_id, d.invoice_id))
+        FROM document AS d
+        LEFT JOIN line_total AS t ON d.customer_id = t.customer_id AND d.invoice_id = t.invoice_id
+        WHERE d.total <> coalesce(t.amount, 0)
+        -- a balance row without its document, or an issued document or payment without its balance row
+        UNION ALL
+        SELECT
+            'balance_row_orphaned',
+            'invoice_balance',
+            jsonb_build_object('customer_id', b.customer_id, 'invoice_id', b.invoice_id),
+            b.total,
+            NULL,
+            format('%s is not an issued document', billing.document_label(b.customer_id, b.invoice_id))
+        FROM billing.invoice_balance AS b
+        WHERE NOT EXISTS (
+            SELECT FROM document AS d WHERE b.customer_id = d.customer_id AND b.invoice_id = d.invoice_id
+        )
+        UNION ALL
+        SELECT
+            'balance_row_orphaned',
+            'payment_balance',
+            jsonb_build_object('customer_id', b.customer_id, 'payment_id', b.payment_id),
+            b.amount,
+            NULL,
+            format('payment id %s of customer %s does not exist', b.payment_id, b.customer_id)
+        FROM billing.payment_balance AS b
+        WHERE NOT EXISTS (
+            SELECT FROM billing.payment AS p WHERE b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        )
+        UNION ALL
+        SELECT
+            'balance_row_missing',
+            'invoice_balance',
+            jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
+            NULL,
+            h.total,
+            format('%s has no balance row', billing.document_label(h.customer_id, h.invoice_id))
+        FROM invoice_history AS h
+        WHERE NOT EXISTS (
+            SELECT FROM billing.invoice_balance AS b WHERE h.customer_id = b.customer_id AND h.invoice_id = b.invoice_id
+        )
+        UNION ALL
+        SELECT
+            'balance_row_missing',
+            'payment_balance',
+            jsonb_build_object('customer_id', h.customer_id, 'payment_id', h.payment_id),
+            NULL,
+            h.amount,
+            format('%s has no balance row', billing.source_label(h.customer_id, h.payment_id, NULL))
+        FROM payment_history AS h
+        WHERE NOT EXISTS (
+            SELECT FROM billing.payment_balance AS b WHERE h.customer_id = b.customer_id AND h.payment_id = b.payment_id
+        )
+        -- invariants, on what the history gives: stored is the value found, computed the limit the rule sets
+        UNION ALL
+        SELECT
+            'canceled_invoice_open',
+            'invoice_cancellation',
+            jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
+            h.total - h.allocated,
+            0,
+            format('%s is canceled but has %s open (its void credit note settles it)',
+                billing.document_label(h.customer_id, h.invoice_id), h.total - h.allocated)
+        FROM billing.invoice_cancellation AS c
+        INNER JOIN invoice_history AS h ON c.customer_id = h.customer_id AND c.invoice_id = h.invoice_id
+        WHERE h.total - h.allocated <> 0
+        UNION ALL
+        SELECT
+            'negative_open',
+            'invoice_balance',
+            jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
+            h.total - h.allocated - h.refunded,
+            0,
+            format('%s has %s %s', billing.document_label(h.customer_id, h.invoice_id),
+                h.total - h.allocated - h.refunded, CASE h.kind WHEN 'invoice' THEN 'open' ELSE 'of open credit' END)
+        FROM invoice_history AS h
+        WHERE h.total - h.allocated - h.refunded < 0
+        UNION ALL
+        SELECT
+            'negative_open',
+            'payment_balance',
+            jsonb_build_object('customer_id', h.customer_id, 'payment_id', h.payment_id),
+            h.amount - h.allocated - h.refunded - h.voided,
+            0,
+            format('%s has %s of open credit', billing.source_label(h.customer_id, h.payment_id, NULL),
+                h.amount - h.allocated - h.refunded - h.voided)
+        FROM payment_history AS h
+        WHERE h.amount - h.allocated - h.refunded - h.voided < 0
+        UNION ALL
+        SELECT
+            'open_credit_exceeds_cash',
+            'customer',
+            jsonb_build_object('customer_id', m.customer_id, 'currency', m.currency),
+            m.open_credit,
+            m.net_cash,
+            format('customer %s has %s %s of open credit but %s %s net cash received (payments less refunds and '
+                'voided amounts): credit notes'' credit never becomes cash', m.customer_id, m.open_credit, m.currency,
+                m.net_cash, m.currency)
+        FROM (
+            SELECT
+                x.customer_id,
+                x.currency,
+                sum(x.open_credit) AS open_credit,
+                sum(x.cash) AS net_cash
+            FROM (
+                SELECT
+                    h.customer_id,
+                    h.currency,
+                    h.amount - h.allocated - h.refunded - h.voided AS open_credit,
+                    h.amount - h.voided AS cash
+                FROM payment_history AS h
+                UNION ALL
+                SELECT
+                    h.customer_id,
+                    h.currency,
+                    h.total - h.allocated - h.refunded,
+                    0
+                FROM invoice_history AS h
+                WHERE h.kind = 'credit_note'
+                UNION ALL
+                SELECT
+                    r.customer_id,
+                    r.currency,
+                    0,
+                    -r.amount
+                FROM billing.refund AS r
+            ) AS x
+            GROUP BY x.customer_id, x.currency
+        ) AS m
+        WHERE m.open_credit > m.net_cash
+        UNION ALL
+        SELECT
+            'tax_rate',
+            'invoice_tax_line',
+            jsonb_build_object('customer_id', t.customer_id, 'invoice_id', t.invoice_id, 'line_no', t.line_no),
+            l.amount,
+            billing.round_money(t.taxable_amount * t.rate, d.currency),
+            format('tax line %s of %s: %s x %s', t.line_no, billing.document_label(t.customer_id, t.invoice_id),
+                t.taxable_amount, t.rate)
+        FROM billing.invoice_tax_line AS t
+        INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        INNER JOIN document AS d USING (customer_id, invoice_id)
+        WHERE l.amount <> billing.round_money(t.taxable_amount * t.rate, d.currency)
+        UNION ALL
+        -- What credit notes took back of a tax line is its share of what they took back of its base (the other
+        -- lines before it), within a minor unit per credit note (each share is rounded).
+        SELECT
+            'tax_credit_share',
+            'credit_note_line',
+            jsonb_build_object('customer_id', t.customer_id, 'invoice_id', t.invoice_id, 'line_no', t.line_no),
+            coalesce(tc.amount, 0),
+            t.amount * base.credited / base.amount,
+            format('tax line %s of %s (%s) on a base of %s, of which credit notes took back %s',
+                t.line_no, billing.document_label(t.customer_id, t.invoice_id), t.amount, base.amount, base.credited)
+        FROM billing.invoice_line AS t
+        INNER JOIN document AS d ON t.customer_id = d.customer_id AND t.invoice_id = d.invoice_id
+        LEFT JOIN credited_line AS tc
+            ON t.customer_id = tc.customer_id AND t.invoice_id = tc.invoice_id AND t.line_no = tc.line_no
+        CROSS JOIN LATERAL (
+            SELECT
+                sum(l.amount) AS amount,
+                coalesce(sum(c.amount), 0) AS credited,
+                coalesce(max(c.notes), 0) AS notes
+            FROM billing.invoice_line AS l
+            LEFT JOIN credited_line AS c
+                ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id AND l.line_no = c.line_no
+            WHERE
+                l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
+                AND l.line_type <> 'tax'
+        ) AS base
+        WHERE
+            t.line_type = 'tax' AND base.amount <> 0
+            AND abs(coalesce(tc.amount, 0) - t.amount * base.credited / base.amount)
+            > greatest(coalesce(tc.notes, 0), base.notes, 1) * power(10::numeric, -billing.minor_units(d.currency))
+    )
+
+    SELECT
+        f.check_name,
+        f.table_name,
+        f.keys,
+        f.stored,
+        f.computed,
+        f.detail
+    FROM finding AS f
+    ORDER BY f.check_name, f.table_name, f.keys, f.detail
+$$;
+
+ALTER FUNCTION billing.verify_balances() OWNER TO billing_owner;
+
+-- Name: FUNCTION verify_balances(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.verify_balances() IS 'Recomputes every running total from the history it summarizes and checks the money invariants; one row per finding, none when all agree. check_name: total_differs (a column of invoice_balance, payment_balance, order_line.billed_quantity, order_charge.billed_amount or invoice.total differs from its history; detail names the column), balance_row_missing, balance_row_orphaned, canceled_invoice_open, negative_open, open_credit_exceeds_cash, tax_rate (a tax line is not round(taxable x rate)), tax_credit_share (what credit notes took back of a tax line is not its share of what they took back of its base, within a minor unit per credit note). keys: the row''s key; stored: the value held (for an invariant, the value found), computed: what the history gives (for an invariant, the limit the rule sets). Reads every history row: run it as a job (pgbilling verify).';
 
 -- Name: verify_chain(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -5226,21 +6078,44 @@ CREATE VIEW billing.order_summary AS
            FROM (billing.invoice_line_summary s
              JOIN billing.invoice i ON (((s.customer_id = i.customer_id) AND (s.invoice_id = i.invoice_id))))
           WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id) AND (i.status = 'issued'::text))) inv ON (true))
-     LEFT JOIN LATERAL ( SELECT sum(billing.round_money(((v.paid * part.amount) / v.total), (o.currency)::text)) AS paid,
-            sum(billing.round_money(((v.open_amount * part.amount) / v.total), (o.currency)::text)) AS open_amount
-           FROM (( SELECT s.invoice_id,
-                    sum(s.amount) AS amount
-                   FROM billing.invoice_line_summary s
-                  WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id))
-                  GROUP BY s.invoice_id) part
-             JOIN billing.invoice_summary v ON ((part.invoice_id = v.invoice_id)))
-          WHERE ((v.customer_id = o.customer_id) AND (v.status = 'issued'::text) AND (v.total > (0)::numeric))) pay ON (true));
+     LEFT JOIN LATERAL ( SELECT sum(sh.paid) AS paid,
+            sum(sh.open_amount) AS open_amount
+           FROM ( SELECT x.order_id,
+                    (x.paid_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.invoice_id ORDER BY (x.paid_exact - x.paid_floor) DESC, x.order_id))::numeric <= ((x.paid - sum(x.paid_floor) OVER (PARTITION BY x.invoice_id)) / x.unit)))::integer)::numeric)) AS paid,
+                    (x.open_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.invoice_id ORDER BY (x.open_exact - x.open_floor) DESC, x.order_id))::numeric <= ((x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.invoice_id)) / x.unit)))::integer)::numeric)) AS open_amount
+                   FROM ( SELECT y.invoice_id,
+                            y.order_id,
+                            y.paid,
+                            y.open_amount,
+                            y.paid_exact,
+                            y.open_exact,
+                            y.unit,
+                            (floor((y.paid_exact / y.unit)) * y.unit) AS paid_floor,
+                            (floor((y.open_exact / y.unit)) * y.unit) AS open_floor
+                           FROM ( SELECT part.invoice_id,
+                                    part.order_id,
+                                    v.paid,
+                                    v.open_amount,
+                                    ((v.paid * part.amount) / v.total) AS paid_exact,
+                                    ((v.open_amount * part.amount) / v.total) AS open_exact,
+                                    power((10)::numeric, ((- billing.minor_units((v.currency)::text)))::numeric) AS unit
+                                   FROM (( SELECT s.invoice_id,
+    s.order_id,
+    sum(s.amount) AS amount
+   FROM billing.invoice_line_summary s
+  WHERE ((s.customer_id = o.customer_id) AND (s.invoice_id IN ( SELECT b.invoice_id
+     FROM billing.invoice_line_summary b
+    WHERE ((b.customer_id = o.customer_id) AND (b.order_id = o.order_id)))))
+  GROUP BY s.invoice_id, s.order_id) part
+                                     JOIN billing.invoice_summary v ON ((part.invoice_id = v.invoice_id)))
+                                  WHERE ((v.customer_id = o.customer_id) AND (v.status = 'issued'::text) AND (v.total > (0)::numeric))) y) x) sh
+          WHERE (sh.order_id = o.order_id)) pay ON (true));
 
 ALTER VIEW billing.order_summary OWNER TO billing_owner;
 
 -- Name: VIEW order_summary; Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total, and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
+COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total (largest remainder: the shares of an invoice add up to it), and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 -- Name: COLUMN order_summary.order_ref; Type: COMMENT; Schema: billing; Owner: billing_owner
 
@@ -6394,6 +7269,10 @@ CREATE TRIGGER t10_chain_link_rules BEFORE INSERT OR DELETE OR UPDATE ON billing
 
 CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
 
+-- Name: currency t10_currency_in_use; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_currency_in_use BEFORE UPDATE ON billing.currency FOR EACH ROW EXECUTE FUNCTION billing.reference_in_use('currency');
+
 -- Name: customer_document_series t10_customer_document_series_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t10_customer_document_series_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.customer_document_series FOR EACH ROW EXECUTE FUNCTION billing.customer_document_series_rules();
@@ -6466,9 +7345,17 @@ CREATE TRIGGER t10_payment_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON 
 
 CREATE TRIGGER t10_payment_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_cancellation FOR EACH ROW EXECUTE FUNCTION billing.payment_cancellation_rules();
 
+-- Name: payment_method t10_payment_method_in_use; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_payment_method_in_use BEFORE UPDATE ON billing.payment_method FOR EACH ROW EXECUTE FUNCTION billing.reference_in_use('payment_method');
+
 -- Name: payment t10_payment_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t10_payment_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment FOR EACH ROW EXECUTE FUNCTION billing.payment_rules();
+
+-- Name: product t10_product_in_use; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_product_in_use BEFORE UPDATE ON billing.product FOR EACH ROW EXECUTE FUNCTION billing.reference_in_use('product');
 
 -- Name: refund_part t10_refund_part_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -6801,103 +7688,103 @@ ALTER TABLE ONLY billing.write_off
 
 -- Name: allocation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.allocation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.allocation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: chain_head customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.chain_head USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.chain_head USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: chain_link customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.chain_link USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.chain_link USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: credit_note_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.credit_note_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.credit_note_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: customer customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.customer USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.customer USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: customer_document_series customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.customer_document_series USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.customer_document_series USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_balance USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_balance USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_cancellation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_cancellation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_discount_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_discount_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_discount_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_dispute customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_dispute USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_dispute USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_fee_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_fee_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_fee_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_memo_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_memo_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_memo_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_product_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_product_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_product_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: invoice_tax_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_tax_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.invoice_tax_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: order_charge customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.order_charge USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.order_charge USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: order_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.order_line USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.order_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: payment customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.payment USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: payment_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment_balance USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.payment_balance USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: payment_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment_cancellation USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.payment_cancellation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: refund customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.refund USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.refund USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: refund_part customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.refund_part USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.refund_part USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: sales_order customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.sales_order USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.sales_order USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: write_off customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.write_off USING ((customer_id = COALESCE(billing.session_customer(), customer_id)));
+CREATE POLICY customer_isolation ON billing.write_off USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: SCHEMA billing; Type: ACL; Schema: -; Owner: billing_owner
 
@@ -7146,6 +8033,10 @@ REVOKE ALL ON FUNCTION billing.lock_payment(p_customer_id bigint, p_payment_id b
 
 REVOKE ALL ON FUNCTION billing.lock_series(p_customer_id bigint, p_series text) FROM PUBLIC;
 
+-- Name: FUNCTION lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.lock_settled_invoice(p_customer_id bigint, p_invoice_id bigint) FROM PUBLIC;
+
 -- Name: FUNCTION minor_units(p_currency text); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.minor_units(p_currency text) FROM PUBLIC;
@@ -7194,10 +8085,18 @@ REVOKE ALL ON FUNCTION billing.payment_rules() FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.place_order(p_customer_id bigint, p_currency text, p_lines jsonb, p_order_ref text) TO billing_app;
 
+-- Name: FUNCTION rebuild_balances(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.rebuild_balances() FROM PUBLIC;
+
 -- Name: FUNCTION record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.record_payment(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_received_at timestamp with time zone, p_payment_no text, p_reference text) TO billing_app;
+
+-- Name: FUNCTION reference_in_use(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.reference_in_use() FROM PUBLIC;
 
 -- Name: FUNCTION refund(p_customer_id bigint, p_currency text, p_amount numeric, p_method text, p_reason text, p_payment_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 
@@ -7232,6 +8131,10 @@ REVOKE ALL ON FUNCTION billing.refuse_direct_change() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION billing.refuse_truncate() FROM PUBLIC;
 
+-- Name: FUNCTION release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.release_settlements(p_customer_id bigint, p_invoice_id bigint, p_amount numeric, p_reason text) FROM PUBLIC;
+
 -- Name: FUNCTION require(p_value anyelement, p_name text); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.require(p_value anyelement, p_name text) FROM PUBLIC;
@@ -7261,6 +8164,12 @@ REVOKE ALL ON FUNCTION billing.sales_order_canceled() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION billing.sales_order_rules() FROM PUBLIC;
 
+-- Name: FUNCTION session_all_customers(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.session_all_customers() FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.session_all_customers() TO billing_app;
+GRANT ALL ON FUNCTION billing.session_all_customers() TO billing_reader;
+
 -- Name: FUNCTION session_customer(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.session_customer() FROM PUBLIC;
@@ -7289,6 +8198,12 @@ GRANT ALL ON FUNCTION billing.unallocate(p_customer_id bigint, p_allocation_id b
 -- Name: FUNCTION validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) FROM PUBLIC;
+
+-- Name: FUNCTION verify_balances(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.verify_balances() FROM PUBLIC;
+GRANT ALL ON FUNCTION billing.verify_balances() TO billing_app;
+GRANT ALL ON FUNCTION billing.verify_balances() TO billing_reader;
 
 -- Name: FUNCTION verify_chain(p_customer_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
 
