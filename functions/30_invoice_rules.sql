@@ -243,51 +243,18 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
-        -- Tax goes back with its base (the other lines before the tax line), in the share of what the base still
-        -- held that this credit note takes (all the rest once the base is credited in full); never on its own.
-        FOR r IN
-            SELECT t.line_no, t.amount - tax.before AS tax_left, tax.this AS tax_this,
-                base.amount - base.before AS base_left, base.this AS base_this
-            FROM billing.invoice_line AS t
-            CROSS JOIN LATERAL (
-                SELECT coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id), 0) AS before,
-                    coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id), 0) AS this
-                FROM billing.credit_note_line AS c
-                JOIN billing.invoice AS cn
-                    ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
-                WHERE c.customer_id = t.customer_id AND c.credited_invoice_id = t.invoice_id AND c.credited_line_no = t.line_no
-            ) AS tax
-            CROSS JOIN LATERAL (
-                SELECT sum(l.amount) AS amount,
-                    coalesce(sum(cr.before), 0) AS before, coalesce(sum(cr.this), 0) AS this
-                FROM billing.invoice_line AS l
-                LEFT JOIN LATERAL (
-                    SELECT sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id) AS before,
-                        sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this
-                    FROM billing.credit_note_line AS c
-                    JOIN billing.invoice AS cn
-                        ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
-                    WHERE c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id
-                        AND c.credited_line_no = l.line_no
-                ) AS cr ON TRUE
-                WHERE l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
-                    AND l.line_type <> 'tax'
-            ) AS base
-            WHERE t.customer_id = NEW.customer_id AND t.invoice_id = NEW.credited_invoice_id AND t.line_type = 'tax'
-                AND base.amount - base.before <> 0  -- nothing left of the base: the tax goes with the rest as given
-                AND (tax.this <> 0 OR base.this <> 0)
-        LOOP
-            v_expected := CASE WHEN r.base_this = r.base_left THEN r.tax_left
-                ELSE billing.round_money(r.tax_left * r.base_this / r.base_left, NEW.currency) END;
-            IF r.tax_this <> v_expected THEN
-                PERFORM billing.fail('23514', format('%s gives back %s of tax line %s of %s, not %s', v_doc, r.tax_this,
-                    r.line_no, billing.document_label(NEW.customer_id, NEW.credited_invoice_id), v_expected),
-                    format('the tax still held %s on a base of %s, of which this credit note takes %s',
-                        r.tax_left, r.base_left, r.base_this),
-                    'Tax goes back with the lines it was charged on, in the same share: credit those lines '
-                    '(billing.issue_credit_note takes the tax along); correct a wrong rate by a void and a new invoice.');
-            END IF;
-        END LOOP;
+        -- Discounts and tax go back with their base, in the same share; never on their own, never left behind.
+        SELECT s.* INTO r FROM billing.credit_shares(NEW.customer_id, NEW.credited_invoice_id, NEW.invoice_id) AS s
+        WHERE s.given <> s.expected
+        ORDER BY s.line_no
+        LIMIT 1;
+        IF FOUND THEN
+            PERFORM billing.fail('23514', format('%s gives back %s of %s line %s of %s, not %s', v_doc, r.given,
+                r.line_type, r.line_no, billing.document_label(NEW.customer_id, NEW.credited_invoice_id), r.expected),
+                'A discount or tax line goes back with what it was taken off or charged on (its base), in the same share.',
+                'Credit the lines of its base (billing.issue_credit_note takes discounts and tax along); correct a '
+                'wrong discount or rate by a void and a new invoice.');
+        END IF;
         -- A credit note settles the invoice it corrects, all of it: what is open first, then what write-offs,
         -- credit notes from elsewhere and payments settled is released to make room (a payment's part becomes
         -- its open credit). So credit notes never hold credit of their own: only cash paid in is paid out.

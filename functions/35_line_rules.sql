@@ -57,6 +57,12 @@ BEGIN
             END AS expected,
             p.line_no IS NOT NULL AS has_product, ol.unit_price, f.fee_code, c.fee_code AS charge_fee,
             o.order_id, o.currency AS order_currency, o.is_canceled, dl.applies_to_line_no, dt.line_amount, dt.discounted,
+            dt.line_type AS applies_to_type,
+            l.line_type = 'tax' AND NOT EXISTS (  -- the lines before a tax line are its base
+                SELECT FROM billing.invoice_line AS b
+                WHERE b.customer_id = l.customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
+                    AND b.line_type <> 'tax'
+            ) AS tax_without_base,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
         INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
@@ -74,7 +80,7 @@ BEGIN
         LEFT JOIN billing.invoice_discount_line AS dl
             ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
         LEFT JOIN LATERAL (
-            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted
+            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted, max(a.line_type) AS line_type
             FROM billing.invoice_line AS a
             JOIN billing.invoice_discount_line AS xd
                 ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
@@ -95,7 +101,9 @@ BEGIN
             WHEN r.amount <> r.expected THEN 'amount'
             WHEN r.order_currency <> r.currency THEN 'currency'
             WHEN r.is_canceled THEN 'canceled'
+            WHEN r.applies_to_type NOT IN ('product', 'fee') THEN 'discount_base'
             WHEN r.discounted > r.line_amount THEN 'discount'
+            WHEN r.tax_without_base AND r.amount <> 0 AND p_line_no IS NULL THEN 'tax_base'  -- at issue
         END;
         CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
@@ -120,6 +128,12 @@ BEGIN
                     v_doc, r.applies_to_line_no), format('line amount %s, discounts %s', r.line_amount, r.discounted),
                     'A discount applying to a line is at most that line''s amount; a discount on the whole invoice '
                     'names no line.');
+            WHEN 'discount_base' THEN
+                PERFORM billing.fail('23514', format('%s: a discount applies to a product or fee line, not to %s line %s',
+                    v_doc, r.applies_to_type, r.applies_to_line_no));
+            WHEN 'tax_base' THEN
+                PERFORM billing.fail('23514', format('%s: a tax line comes after the lines it is charged on', v_doc),
+                    p_hint => 'Its base is the other lines before it: add them first.');
             ELSE
                 PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
         END CASE;
@@ -130,7 +144,8 @@ $$;
 COMMENT ON FUNCTION billing.validate_lines(bigint, bigint, integer) IS
 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = '
 'quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax '
-'line is taxable x rate; the discounts applying to a line take off at most its amount (all 23514); the order '
+'line is taxable x rate and comes after lines it is charged on; a discount applies to a product or fee line and '
+'the discounts applying to a line take off at most its amount (all 23514); the order '
 'billed is in the invoice''s currency (23514) and not canceled '
 '(55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
 

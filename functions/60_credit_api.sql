@@ -1,5 +1,68 @@
 -- Public API: credit notes, voiding an invoice, canceling an order. Rules on invoice_cancellation.
 
+CREATE OR REPLACE FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint)
+RETURNS TABLE (line_no integer, line_type text, expected numeric, given numeric)
+LANGUAGE sql
+STABLE
+AS $$
+    -- Each discount and tax line of an invoice goes back with its base, in the share of what the base still holds
+    -- that the credit note takes (all of the rest once it takes all of the base). The base of a discount is the
+    -- line it applies to, or every product and fee line; the base of a tax line is the other lines before it.
+    WITH credit AS (
+        SELECT
+            c.credited_line_no AS line_no,
+            coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> p_credit_note_id), 0) AS before,
+            coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id = p_credit_note_id), 0) AS this
+        FROM billing.credit_note_line AS c
+        INNER JOIN billing.invoice AS cn ON c.customer_id = cn.customer_id AND c.credit_note_id = cn.invoice_id
+        WHERE
+            c.customer_id = p_customer_id AND c.credited_invoice_id = p_invoice_id
+            AND (cn.status = 'issued' OR cn.invoice_id = p_credit_note_id)
+        GROUP BY c.credited_line_no
+    ),
+
+    line AS (
+        SELECT
+            l.line_no,
+            l.line_type,
+            d.applies_to_line_no,
+            l.amount - coalesce(c.before, 0) AS amount_left,
+            coalesce(c.this, 0) AS this
+        FROM billing.invoice_line AS l
+        LEFT JOIN credit AS c ON l.line_no = c.line_no
+        LEFT JOIN billing.invoice_discount_line AS d
+            ON l.customer_id = d.customer_id AND l.invoice_id = d.invoice_id AND l.line_no = d.line_no
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+    )
+
+    SELECT
+        s.line_no,
+        s.line_type,
+        CASE
+            WHEN b.this = b.amount_left THEN s.amount_left
+            ELSE billing.round_money(s.amount_left * b.this / b.amount_left, i.currency)
+        END AS expected,
+        s.this AS given
+    FROM line AS s
+    INNER JOIN billing.invoice AS i ON i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
+    CROSS JOIN LATERAL (
+        SELECT
+            sum(x.amount_left) AS amount_left,
+            sum(x.this) AS this
+        FROM line AS x
+        WHERE CASE
+            WHEN s.line_type = 'tax' THEN x.line_no < s.line_no AND x.line_type <> 'tax'
+            WHEN s.applies_to_line_no IS NOT NULL THEN x.line_no = s.applies_to_line_no
+            ELSE x.line_type IN ('product', 'fee')
+        END
+    ) AS b
+    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0
+$$;
+
+COMMENT ON FUNCTION billing.credit_shares(bigint, bigint, bigint) IS
+'Internal to crediting: per discount and tax line of an invoice, what credit note p_credit_note_id must give back '
+'of it (expected: its share of what the credit note takes of its base) and what it gives (given).';
+
 CREATE OR REPLACE FUNCTION billing.issue_credit_note(
     p_customer_id bigint, p_invoice_id bigint, p_lines jsonb DEFAULT NULL, p_reason text DEFAULT NULL
 ) RETURNS bigint
@@ -10,9 +73,9 @@ DECLARE
     v_credit_note_id bigint;
     v_line_no integer := 0;
     v_quantity numeric;
-    v_share numeric;
+    v_type text;
+    v_added integer;
     r record;
-    d record;
 BEGIN
     SELECT i.* INTO v_invoice FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
@@ -81,55 +144,21 @@ BEGIN
                 ELSE sign(r.amount_left) * (r.item ->> 'amount')::numeric
             END
         );
-        -- Discounts on the units given back go back with them, in the same share.
-        IF r.item IS NOT NULL AND v_quantity IS NOT NULL AND v_quantity <= r.quantity_left THEN
-            FOR d IN
-                SELECT s.line_no, s.amount_left
-                FROM billing.invoice_discount_line AS dl
-                JOIN billing.invoice_line_summary AS s
-                    ON s.customer_id = dl.customer_id AND s.invoice_id = dl.invoice_id AND s.line_no = dl.line_no
-                WHERE dl.customer_id = p_customer_id AND dl.invoice_id = p_invoice_id
-                    AND dl.applies_to_line_no = r.line_no AND s.amount_left <> 0
-                    AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
-                ORDER BY s.line_no
-            LOOP
-                v_share := billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency);
-                CONTINUE WHEN v_share = 0;  -- a share below the currency's minor unit: the last units take it
-                v_line_no := v_line_no + 1;
-                INSERT INTO billing.credit_note_line (
-                    customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-                ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
-            END LOOP;
-        END IF;
     END LOOP;
-    -- Tax goes back with what it was charged on: a tax line's base is the other lines before it, so each
-    -- tax line not named gives back the share of what it still holds that this credit note takes of that
-    -- base (all of it once the base is credited in full).
+    -- Discounts, then tax, go back with what they were taken off or charged on, in the same share
+    -- (billing.credit_shares); a share below the currency's minor unit is left to the last ones.
     IF p_lines IS NOT NULL THEN
-        FOR d IN
-            SELECT t.line_no, t.amount_left, base.credited, base.amount_left AS base_left
-            FROM billing.invoice_line_summary AS t
-            CROSS JOIN LATERAL (
-                SELECT sum(l.amount_left) AS amount_left, sum(c.amount) AS credited
-                FROM billing.invoice_line_summary AS l
-                LEFT JOIN billing.credit_note_line AS c
-                    ON c.customer_id = l.customer_id AND c.credit_note_id = v_credit_note_id
-                        AND c.credited_line_no = l.line_no
-                WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
-                    AND l.line_no < t.line_no AND l.line_type <> 'tax'
-            ) AS base
-            WHERE t.customer_id = p_customer_id AND t.invoice_id = p_invoice_id AND t.line_type = 'tax'
-                AND t.amount_left <> 0 AND base.credited <> 0 AND base.amount_left <> 0
-                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', t.line_no))
-            ORDER BY t.line_no
-        LOOP
-            v_share := CASE WHEN d.credited = d.base_left THEN d.amount_left
-                ELSE billing.round_money(d.amount_left * d.credited / d.base_left, v_invoice.currency) END;
-            CONTINUE WHEN v_share = 0;
-            v_line_no := v_line_no + 1;
+        FOREACH v_type IN ARRAY ARRAY['discount', 'tax'] LOOP
             INSERT INTO billing.credit_note_line (
                 customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-            ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
+            )
+            SELECT p_customer_id, v_credit_note_id, v_line_no + row_number() OVER (ORDER BY s.line_no),
+                p_invoice_id, s.line_no, s.expected
+            FROM billing.credit_shares(p_customer_id, p_invoice_id, v_credit_note_id) AS s
+            WHERE s.line_type = v_type AND s.expected <> 0
+                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no));
+            GET DIAGNOSTICS v_added = ROW_COUNT;
+            v_line_no := v_line_no + v_added;
         END LOOP;
     END IF;
     IF p_lines IS NOT NULL AND (
@@ -153,8 +182,9 @@ COMMENT ON FUNCTION billing.issue_credit_note(bigint, bigint, jsonb, text) IS
 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] '
 '(q units back, worth their share of what the line still holds; they become billable again, and discounts '
 'applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price '
-'correction); NULL credits everything left. Tax lines not named give back their share of what is credited of '
-'the lines before them (their base). Never more than was billed, per line and in all (23514). The credit note '
+'correction); NULL credits everything left. Discount and tax lines give back their share of what is credited '
+'of their base (billing.credit_shares): name them only with that amount. Never more than was billed, per line '
+'and in all (23514). The credit note '
 'settles the invoice: what the invoice had open first, then what write-offs, other credit notes and payments '
 '(newest first) settled of it, which they get back (a payment''s becomes its open credit).';
 
@@ -329,6 +359,7 @@ DECLARE
     v_invoice_ids bigint[];
     v_invoice_id bigint;
     v_payment_ids bigint[];
+    v_shared_payment_ids bigint[];
     v_payment record;
 BEGIN
     SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
@@ -340,8 +371,16 @@ BEGIN
                 WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
             AND s.has_credit_left;
-    -- The payments that paid those invoices, before they are voided.
-    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.active_allocation AS a
+    -- The payments that paid those invoices, before they are voided; and those that paid an invoice billing
+    -- something else too (another order, a fee of none), which were not wholly for this order.
+    SELECT array_agg(DISTINCT a.payment_id),
+        array_agg(DISTINCT a.payment_id) FILTER (WHERE EXISTS (
+            SELECT FROM billing.invoice_line_summary AS o
+            WHERE o.customer_id = a.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
+                AND o.order_id IS DISTINCT FROM NEW.order_id
+        ))
+    INTO v_payment_ids, v_shared_payment_ids
+    FROM billing.active_allocation AS a
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
     -- The credit-note series and every payment of those invoices, before any invoice: the lock order of the
     -- allocating functions, so canceling an order cannot deadlock with an allocation to one of its invoices.
@@ -352,17 +391,24 @@ BEGIN
         ORDER BY b.payment_id
         FOR UPDATE;
     END IF;
+    -- Read again under the series lock: an invoice a concurrent call voided or credited in full meanwhile is done.
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
+        CONTINUE WHEN NOT EXISTS (
+            SELECT FROM billing.invoice_line_summary AS s
+            WHERE s.customer_id = NEW.customer_id AND s.invoice_id = v_invoice_id AND NOT s.is_canceled AND s.has_credit_left
+        );
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;
-    -- A payment now paying nothing else was wholly for this order: refunded and canceled, same time and reason.
-    -- One that also pays other invoices keeps those allocations; what it paid here is its open credit.
+    -- A payment now paying nothing else, that paid only invoices of this order, was wholly for this order:
+    -- refunded and canceled, same time and reason. One that also pays other invoices keeps those allocations,
+    -- and one that paid an invoice billing other things too keeps what it paid here as its open credit.
     FOR v_payment IN
         SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
         FROM billing.payment AS p
         JOIN billing.payment_method AS m ON m.method_id = p.method_id
         JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
         WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
+            AND p.payment_id <> ALL(coalesce(v_shared_payment_ids, '{}'))
             AND NOT EXISTS (
                 SELECT FROM billing.payment_cancellation AS pc
                 WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
@@ -383,7 +429,8 @@ $$;
 COMMENT ON FUNCTION billing.sales_order_canceled() IS
 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it '
 'that has anything left to credit, with the order''s canceled time and reason; a payment that then pays nothing '
-'else is refunded and canceled with the same time and reason, one that pays other invoices too keeps those.';
+'else and paid only invoices of this order is refunded and canceled with the same time and reason; any other '
+'keeps what it paid here as open credit.';
 
 CREATE OR REPLACE TRIGGER t20_sales_order_canceled
 AFTER UPDATE ON billing.sales_order

@@ -174,8 +174,8 @@ LEFT JOIN LATERAL (
 ) AS inv ON TRUE
 LEFT JOIN LATERAL (
     -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that its
-    -- lines make of the invoice total, split by largest remainder among all the invoice's parts (the lines of
-    -- each order, and those of none), so the parts add up to the invoice exactly.
+    -- product and fee lines make of all the invoice's (discounts and tax are spread with them), split by largest
+    -- remainder among the parts (each order's, and fees of none), so the parts add up to the invoice exactly.
     SELECT
         sum(sh.paid) AS paid,
         sum(sh.open_amount) AS open_amount
@@ -193,17 +193,18 @@ LEFT JOIN LATERAL (
         FROM (
             SELECT
                 y.*,
-                floor(y.paid_exact / y.unit) * y.unit AS paid_floor,
-                floor(y.open_exact / y.unit) * y.unit AS open_floor
+                trunc(y.paid_exact, y.minor_units) AS paid_floor,
+                trunc(y.open_exact, y.minor_units) AS open_floor
             FROM (
                 SELECT
                     part.invoice_id,
                     part.order_id,
                     v.paid,
                     v.open_amount,
-                    v.paid * part.amount / v.total AS paid_exact,
-                    v.open_amount * part.amount / v.total AS open_exact,
-                    power(10::numeric, -billing.minor_units(v.currency)) AS unit
+                    v.paid * part.amount / sum(part.amount) OVER (PARTITION BY part.invoice_id) AS paid_exact,
+                    v.open_amount * part.amount / sum(part.amount) OVER (PARTITION BY part.invoice_id) AS open_exact,
+                    m.minor_units,
+                    trunc(power(10::numeric, -m.minor_units), m.minor_units) AS unit
                 FROM (
                     SELECT
                         s.invoice_id,
@@ -211,13 +212,14 @@ LEFT JOIN LATERAL (
                         sum(s.amount) AS amount
                     FROM billing.invoice_line_summary AS s
                     WHERE
-                        s.customer_id = o.customer_id AND s.invoice_id IN (
+                        s.customer_id = o.customer_id AND s.line_type IN ('product', 'fee') AND s.invoice_id IN (
                             SELECT b.invoice_id FROM billing.invoice_line_summary AS b
                             WHERE b.customer_id = o.customer_id AND b.order_id = o.order_id
                         )
                     GROUP BY s.invoice_id, s.order_id
                 ) AS part
                 INNER JOIN billing.invoice_summary AS v ON part.invoice_id = v.invoice_id
+                CROSS JOIN LATERAL (SELECT billing.minor_units(v.currency) AS minor_units) AS m
                 WHERE v.customer_id = o.customer_id AND v.status = 'issued' AND v.total > 0
             ) AS y
         ) AS x
@@ -229,8 +231,8 @@ COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '
 'billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; '
 '0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open '
-'amounts that its lines make of each invoice''s total (largest remainder: the shares of an invoice add up to '
-'it), and payment_status (unbilled, open, partially_paid, paid, '
+'amounts that its product and fee lines make of each invoice''s (largest remainder: the shares of an invoice add '
+'up to it), and payment_status (unbilled, open, partially_paid, paid, '
 'credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 CREATE OR REPLACE VIEW billing.payment_summary AS

@@ -1306,6 +1306,71 @@ ALTER FUNCTION billing.create_product(p_sku text, p_name text, p_description tex
 
 COMMENT ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) IS 'Creates a product; returns its product_id. A SKU already taken: 23505.';
 
+-- Name: credit_shares(bigint, bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) RETURNS TABLE(line_no integer, line_type text, expected numeric, given numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    -- Each discount and tax line of an invoice goes back with its base, in the share of what the base still holds
+    -- that the credit note takes (all of the rest once it takes all of the base). The base of a discount is the
+    -- line it applies to, or every product and fee line; the base of a tax line is the other lines before it.
+    WITH credit AS (
+        SELECT
+            c.credited_line_no AS line_no,
+            coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> p_credit_note_id), 0) AS before,
+            coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id = p_credit_note_id), 0) AS this
+        FROM billing.credit_note_line AS c
+        INNER JOIN billing.invoice AS cn ON c.customer_id = cn.customer_id AND c.credit_note_id = cn.invoice_id
+        WHERE
+            c.customer_id = p_customer_id AND c.credited_invoice_id = p_invoice_id
+            AND (cn.status = 'issued' OR cn.invoice_id = p_credit_note_id)
+        GROUP BY c.credited_line_no
+    ),
+
+    line AS (
+        SELECT
+            l.line_no,
+            l.line_type,
+            d.applies_to_line_no,
+            l.amount - coalesce(c.before, 0) AS amount_left,
+            coalesce(c.this, 0) AS this
+        FROM billing.invoice_line AS l
+        LEFT JOIN credit AS c ON l.line_no = c.line_no
+        LEFT JOIN billing.invoice_discount_line AS d
+            ON l.customer_id = d.customer_id AND l.invoice_id = d.invoice_id AND l.line_no = d.line_no
+        WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
+    )
+
+    SELECT
+        s.line_no,
+        s.line_type,
+        CASE
+            WHEN b.this = b.amount_left THEN s.amount_left
+            ELSE billing.round_money(s.amount_left * b.this / b.amount_left, i.currency)
+        END AS expected,
+        s.this AS given
+    FROM line AS s
+    INNER JOIN billing.invoice AS i ON i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
+    CROSS JOIN LATERAL (
+        SELECT
+            sum(x.amount_left) AS amount_left,
+            sum(x.this) AS this
+        FROM line AS x
+        WHERE CASE
+            WHEN s.line_type = 'tax' THEN x.line_no < s.line_no AND x.line_type <> 'tax'
+            WHEN s.applies_to_line_no IS NOT NULL THEN x.line_no = s.applies_to_line_no
+            ELSE x.line_type IN ('product', 'fee')
+        END
+    ) AS b
+    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0
+$$;
+
+ALTER FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) OWNER TO billing_owner;
+
+-- Name: FUNCTION credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) IS 'Internal to crediting: per discount and tax line of an invoice, what credit note p_credit_note_id must give back of it (expected: its share of what the credit note takes of its base) and what it gives (given).';
+
 -- Name: customer_created(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.customer_created() RETURNS trigger
@@ -1727,51 +1792,18 @@ BEGIN
                 END IF;
             END IF;
         END LOOP;
-        -- Tax goes back with its base (the other lines before the tax line), in the share of what the base still
-        -- held that this credit note takes (all the rest once the base is credited in full); never on its own.
-        FOR r IN
-            SELECT t.line_no, t.amount - tax.before AS tax_left, tax.this AS tax_this,
-                base.amount - base.before AS base_left, base.this AS base_this
-            FROM billing.invoice_line AS t
-            CROSS JOIN LATERAL (
-                SELECT coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id), 0) AS before,
-                    coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id), 0) AS this
-                FROM billing.credit_note_line AS c
-                JOIN billing.invoice AS cn
-                    ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
-                WHERE c.customer_id = t.customer_id AND c.credited_invoice_id = t.invoice_id AND c.credited_line_no = t.line_no
-            ) AS tax
-            CROSS JOIN LATERAL (
-                SELECT sum(l.amount) AS amount,
-                    coalesce(sum(cr.before), 0) AS before, coalesce(sum(cr.this), 0) AS this
-                FROM billing.invoice_line AS l
-                LEFT JOIN LATERAL (
-                    SELECT sum(c.amount) FILTER (WHERE c.credit_note_id <> NEW.invoice_id) AS before,
-                        sum(c.amount) FILTER (WHERE c.credit_note_id = NEW.invoice_id) AS this
-                    FROM billing.credit_note_line AS c
-                    JOIN billing.invoice AS cn
-                        ON cn.customer_id = c.customer_id AND cn.invoice_id = c.credit_note_id AND cn.status = 'issued'
-                    WHERE c.customer_id = l.customer_id AND c.credited_invoice_id = l.invoice_id
-                        AND c.credited_line_no = l.line_no
-                ) AS cr ON TRUE
-                WHERE l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
-                    AND l.line_type <> 'tax'
-            ) AS base
-            WHERE t.customer_id = NEW.customer_id AND t.invoice_id = NEW.credited_invoice_id AND t.line_type = 'tax'
-                AND base.amount - base.before <> 0  -- nothing left of the base: the tax goes with the rest as given
-                AND (tax.this <> 0 OR base.this <> 0)
-        LOOP
-            v_expected := CASE WHEN r.base_this = r.base_left THEN r.tax_left
-                ELSE billing.round_money(r.tax_left * r.base_this / r.base_left, NEW.currency) END;
-            IF r.tax_this <> v_expected THEN
-                PERFORM billing.fail('23514', format('%s gives back %s of tax line %s of %s, not %s', v_doc, r.tax_this,
-                    r.line_no, billing.document_label(NEW.customer_id, NEW.credited_invoice_id), v_expected),
-                    format('the tax still held %s on a base of %s, of which this credit note takes %s',
-                        r.tax_left, r.base_left, r.base_this),
-                    'Tax goes back with the lines it was charged on, in the same share: credit those lines '
-                    '(billing.issue_credit_note takes the tax along); correct a wrong rate by a void and a new invoice.');
-            END IF;
-        END LOOP;
+        -- Discounts and tax go back with their base, in the same share; never on their own, never left behind.
+        SELECT s.* INTO r FROM billing.credit_shares(NEW.customer_id, NEW.credited_invoice_id, NEW.invoice_id) AS s
+        WHERE s.given <> s.expected
+        ORDER BY s.line_no
+        LIMIT 1;
+        IF FOUND THEN
+            PERFORM billing.fail('23514', format('%s gives back %s of %s line %s of %s, not %s', v_doc, r.given,
+                r.line_type, r.line_no, billing.document_label(NEW.customer_id, NEW.credited_invoice_id), r.expected),
+                'A discount or tax line goes back with what it was taken off or charged on (its base), in the same share.',
+                'Credit the lines of its base (billing.issue_credit_note takes discounts and tax along); correct a '
+                'wrong discount or rate by a void and a new invoice.');
+        END IF;
         -- A credit note settles the invoice it corrects, all of it: what is open first, then what write-offs,
         -- credit notes from elsewhere and payments settled is released to make room (a payment's part becomes
         -- its open credit). So credit notes never hold credit of their own: only cash paid in is paid out.
@@ -1958,9 +1990,9 @@ DECLARE
     v_credit_note_id bigint;
     v_line_no integer := 0;
     v_quantity numeric;
-    v_share numeric;
+    v_type text;
+    v_added integer;
     r record;
-    d record;
 BEGIN
     SELECT i.* INTO v_invoice FROM billing.invoice AS i
     WHERE i.customer_id = billing.require(p_customer_id, 'p_customer_id')
@@ -2029,55 +2061,21 @@ BEGIN
                 ELSE sign(r.amount_left) * (r.item ->> 'amount')::numeric
             END
         );
-        -- Discounts on the units given back go back with them, in the same share.
-        IF r.item IS NOT NULL AND v_quantity IS NOT NULL AND v_quantity <= r.quantity_left THEN
-            FOR d IN
-                SELECT s.line_no, s.amount_left
-                FROM billing.invoice_discount_line AS dl
-                JOIN billing.invoice_line_summary AS s
-                    ON s.customer_id = dl.customer_id AND s.invoice_id = dl.invoice_id AND s.line_no = dl.line_no
-                WHERE dl.customer_id = p_customer_id AND dl.invoice_id = p_invoice_id
-                    AND dl.applies_to_line_no = r.line_no AND s.amount_left <> 0
-                    AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no))
-                ORDER BY s.line_no
-            LOOP
-                v_share := billing.round_money(d.amount_left * v_quantity / r.quantity_left, v_invoice.currency);
-                CONTINUE WHEN v_share = 0;  -- a share below the currency's minor unit: the last units take it
-                v_line_no := v_line_no + 1;
-                INSERT INTO billing.credit_note_line (
-                    customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-                ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
-            END LOOP;
-        END IF;
     END LOOP;
-    -- Tax goes back with what it was charged on: a tax line's base is the other lines before it, so each
-    -- tax line not named gives back the share of what it still holds that this credit note takes of that
-    -- base (all of it once the base is credited in full).
+    -- Discounts, then tax, go back with what they were taken off or charged on, in the same share
+    -- (billing.credit_shares); a share below the currency's minor unit is left to the last ones.
     IF p_lines IS NOT NULL THEN
-        FOR d IN
-            SELECT t.line_no, t.amount_left, base.credited, base.amount_left AS base_left
-            FROM billing.invoice_line_summary AS t
-            CROSS JOIN LATERAL (
-                SELECT sum(l.amount_left) AS amount_left, sum(c.amount) AS credited
-                FROM billing.invoice_line_summary AS l
-                LEFT JOIN billing.credit_note_line AS c
-                    ON c.customer_id = l.customer_id AND c.credit_note_id = v_credit_note_id
-                        AND c.credited_line_no = l.line_no
-                WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
-                    AND l.line_no < t.line_no AND l.line_type <> 'tax'
-            ) AS base
-            WHERE t.customer_id = p_customer_id AND t.invoice_id = p_invoice_id AND t.line_type = 'tax'
-                AND t.amount_left <> 0 AND base.credited <> 0 AND base.amount_left <> 0
-                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', t.line_no))
-            ORDER BY t.line_no
-        LOOP
-            v_share := CASE WHEN d.credited = d.base_left THEN d.amount_left
-                ELSE billing.round_money(d.amount_left * d.credited / d.base_left, v_invoice.currency) END;
-            CONTINUE WHEN v_share = 0;
-            v_line_no := v_line_no + 1;
+        FOREACH v_type IN ARRAY ARRAY['discount', 'tax'] LOOP
             INSERT INTO billing.credit_note_line (
                 customer_id, credit_note_id, line_no, credited_invoice_id, credited_line_no, amount
-            ) VALUES (p_customer_id, v_credit_note_id, v_line_no, p_invoice_id, d.line_no, v_share);
+            )
+            SELECT p_customer_id, v_credit_note_id, v_line_no + row_number() OVER (ORDER BY s.line_no),
+                p_invoice_id, s.line_no, s.expected
+            FROM billing.credit_shares(p_customer_id, p_invoice_id, v_credit_note_id) AS s
+            WHERE s.line_type = v_type AND s.expected <> 0
+                AND NOT p_lines @> jsonb_build_array(jsonb_build_object('line_no', s.line_no));
+            GET DIAGNOSTICS v_added = ROW_COUNT;
+            v_line_no := v_line_no + v_added;
         END LOOP;
     END IF;
     IF p_lines IS NOT NULL AND (
@@ -2101,7 +2099,7 @@ ALTER FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigi
 
 -- Name: FUNCTION issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (q units back, worth their share of what the line still holds; they become billable again, and discounts applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price correction); NULL credits everything left. Tax lines not named give back their share of what is credited of the lines before them (their base). Never more than was billed, per line and in all (23514). The credit note settles the invoice: what the invoice had open first, then what write-offs, other credit notes and payments (newest first) settled of it, which they get back (a payment''s becomes its open credit).';
+COMMENT ON FUNCTION billing.issue_credit_note(p_customer_id bigint, p_invoice_id bigint, p_lines jsonb, p_reason text) IS 'Issues a credit note against an issued invoice and returns its id. p_lines = [{"line_no": n, "quantity": q}] (q units back, worth their share of what the line still holds; they become billable again, and discounts applying to that line go back in the same share) or [{"line_no": n, "amount": a}] (a positive amount: a price correction); NULL credits everything left. Discount and tax lines give back their share of what is credited of their base (billing.credit_shares): name them only with that amount. Never more than was billed, per line and in all (23514). The credit note settles the invoice: what the invoice had open first, then what write-offs, other credit notes and payments (newest first) settled of it, which they get back (a payment''s becomes its open credit).';
 
 -- Name: issue_invoice(bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3537,6 +3535,7 @@ DECLARE
     v_invoice_ids bigint[];
     v_invoice_id bigint;
     v_payment_ids bigint[];
+    v_shared_payment_ids bigint[];
     v_payment record;
 BEGIN
     SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
@@ -3548,8 +3547,16 @@ BEGIN
                 WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
             AND s.has_credit_left;
-    -- The payments that paid those invoices, before they are voided.
-    SELECT array_agg(DISTINCT a.payment_id) INTO v_payment_ids FROM billing.active_allocation AS a
+    -- The payments that paid those invoices, before they are voided; and those that paid an invoice billing
+    -- something else too (another order, a fee of none), which were not wholly for this order.
+    SELECT array_agg(DISTINCT a.payment_id),
+        array_agg(DISTINCT a.payment_id) FILTER (WHERE EXISTS (
+            SELECT FROM billing.invoice_line_summary AS o
+            WHERE o.customer_id = a.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
+                AND o.order_id IS DISTINCT FROM NEW.order_id
+        ))
+    INTO v_payment_ids, v_shared_payment_ids
+    FROM billing.active_allocation AS a
     WHERE a.customer_id = NEW.customer_id AND a.invoice_id = ANY(v_invoice_ids) AND a.payment_id IS NOT NULL;
     -- The credit-note series and every payment of those invoices, before any invoice: the lock order of the
     -- allocating functions, so canceling an order cannot deadlock with an allocation to one of its invoices.
@@ -3560,17 +3567,24 @@ BEGIN
         ORDER BY b.payment_id
         FOR UPDATE;
     END IF;
+    -- Read again under the series lock: an invoice a concurrent call voided or credited in full meanwhile is done.
     FOREACH v_invoice_id IN ARRAY coalesce(v_invoice_ids, '{}') LOOP
+        CONTINUE WHEN NOT EXISTS (
+            SELECT FROM billing.invoice_line_summary AS s
+            WHERE s.customer_id = NEW.customer_id AND s.invoice_id = v_invoice_id AND NOT s.is_canceled AND s.has_credit_left
+        );
         PERFORM billing.cancel_invoice(NEW.customer_id, v_invoice_id, NEW.cancel_reason, NEW.canceled_time);
     END LOOP;
-    -- A payment now paying nothing else was wholly for this order: refunded and canceled, same time and reason.
-    -- One that also pays other invoices keeps those allocations; what it paid here is its open credit.
+    -- A payment now paying nothing else, that paid only invoices of this order, was wholly for this order:
+    -- refunded and canceled, same time and reason. One that also pays other invoices keeps those allocations,
+    -- and one that paid an invoice billing other things too keeps what it paid here as its open credit.
     FOR v_payment IN
         SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
         FROM billing.payment AS p
         JOIN billing.payment_method AS m ON m.method_id = p.method_id
         JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
         WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
+            AND p.payment_id <> ALL(coalesce(v_shared_payment_ids, '{}'))
             AND NOT EXISTS (
                 SELECT FROM billing.payment_cancellation AS pc
                 WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
@@ -3592,7 +3606,7 @@ ALTER FUNCTION billing.sales_order_canceled() OWNER TO billing_owner;
 
 -- Name: FUNCTION sales_order_canceled(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.sales_order_canceled() IS 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it that has anything left to credit, with the order''s canceled time and reason; a payment that then pays nothing else is refunded and canceled with the same time and reason, one that pays other invoices too keeps those.';
+COMMENT ON FUNCTION billing.sales_order_canceled() IS 'Trigger after an order is canceled (by cancel_order or a direct UPDATE): voids every issued invoice billing it that has anything left to credit, with the order''s canceled time and reason; a payment that then pays nothing else and paid only invoices of this order is refunded and canceled with the same time and reason; any other keeps what it paid here as open credit.';
 
 -- Name: sales_order_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3865,6 +3879,12 @@ BEGIN
             END AS expected,
             p.line_no IS NOT NULL AS has_product, ol.unit_price, f.fee_code, c.fee_code AS charge_fee,
             o.order_id, o.currency AS order_currency, o.is_canceled, dl.applies_to_line_no, dt.line_amount, dt.discounted,
+            dt.line_type AS applies_to_type,
+            l.line_type = 'tax' AND NOT EXISTS (  -- the lines before a tax line are its base
+                SELECT FROM billing.invoice_line AS b
+                WHERE b.customer_id = l.customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
+                    AND b.line_type <> 'tax'
+            ) AS tax_without_base,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
         INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
@@ -3882,7 +3902,7 @@ BEGIN
         LEFT JOIN billing.invoice_discount_line AS dl
             ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
         LEFT JOIN LATERAL (
-            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted
+            SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted, max(a.line_type) AS line_type
             FROM billing.invoice_line AS a
             JOIN billing.invoice_discount_line AS xd
                 ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
@@ -3903,7 +3923,9 @@ BEGIN
             WHEN r.amount <> r.expected THEN 'amount'
             WHEN r.order_currency <> r.currency THEN 'currency'
             WHEN r.is_canceled THEN 'canceled'
+            WHEN r.applies_to_type NOT IN ('product', 'fee') THEN 'discount_base'
             WHEN r.discounted > r.line_amount THEN 'discount'
+            WHEN r.tax_without_base AND r.amount <> 0 AND p_line_no IS NULL THEN 'tax_base'  -- at issue
         END;
         CONTINUE WHEN v_broken IS NULL;
         v_doc := format('line %s of %s', r.line_no, billing.document_label(p_customer_id, p_invoice_id));
@@ -3928,6 +3950,12 @@ BEGIN
                     v_doc, r.applies_to_line_no), format('line amount %s, discounts %s', r.line_amount, r.discounted),
                     'A discount applying to a line is at most that line''s amount; a discount on the whole invoice '
                     'names no line.');
+            WHEN 'discount_base' THEN
+                PERFORM billing.fail('23514', format('%s: a discount applies to a product or fee line, not to %s line %s',
+                    v_doc, r.applies_to_type, r.applies_to_line_no));
+            WHEN 'tax_base' THEN
+                PERFORM billing.fail('23514', format('%s: a tax line comes after the lines it is charged on', v_doc),
+                    p_hint => 'Its base is the other lines before it: add them first.');
             ELSE
                 PERFORM billing.fail('55000', format('%s: order %s is canceled', v_doc, r.order_id), r.cancel_info);
         END CASE;
@@ -3939,7 +3967,7 @@ ALTER FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint,
 
 -- Name: FUNCTION validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate; the discounts applying to a line take off at most its amount (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
+COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bigint, p_line_no integer) IS 'Checks the lines of an invoice (or only line p_line_no) with their subtype rows: amounts fit the currency; amount = quantity x unit amount; a product line bills at its order line''s price; a fee line bills its charge''s fee; a tax line is taxable x rate and comes after lines it is charged on; a discount applies to a product or fee line and the discounts applying to a line take off at most its amount (all 23514); the order billed is in the invoice''s currency (23514) and not canceled (55000). Run for a line when it or its subtype row is written, and for every line when the invoice is issued.';
 
 -- Name: verify_balances(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -6089,25 +6117,28 @@ CREATE VIEW billing.order_summary AS
                             y.open_amount,
                             y.paid_exact,
                             y.open_exact,
+                            y.minor_units,
                             y.unit,
-                            (floor((y.paid_exact / y.unit)) * y.unit) AS paid_floor,
-                            (floor((y.open_exact / y.unit)) * y.unit) AS open_floor
+                            trunc(y.paid_exact, (y.minor_units)::integer) AS paid_floor,
+                            trunc(y.open_exact, (y.minor_units)::integer) AS open_floor
                            FROM ( SELECT part.invoice_id,
                                     part.order_id,
                                     v.paid,
                                     v.open_amount,
-                                    ((v.paid * part.amount) / v.total) AS paid_exact,
-                                    ((v.open_amount * part.amount) / v.total) AS open_exact,
-                                    power((10)::numeric, ((- billing.minor_units((v.currency)::text)))::numeric) AS unit
-                                   FROM (( SELECT s.invoice_id,
+                                    ((v.paid * part.amount) / sum(part.amount) OVER (PARTITION BY part.invoice_id)) AS paid_exact,
+                                    ((v.open_amount * part.amount) / sum(part.amount) OVER (PARTITION BY part.invoice_id)) AS open_exact,
+                                    m.minor_units,
+                                    trunc(power((10)::numeric, ((- m.minor_units))::numeric), (m.minor_units)::integer) AS unit
+                                   FROM ((( SELECT s.invoice_id,
     s.order_id,
     sum(s.amount) AS amount
    FROM billing.invoice_line_summary s
-  WHERE ((s.customer_id = o.customer_id) AND (s.invoice_id IN ( SELECT b.invoice_id
+  WHERE ((s.customer_id = o.customer_id) AND (s.line_type = ANY (ARRAY['product'::text, 'fee'::text])) AND (s.invoice_id IN ( SELECT b.invoice_id
      FROM billing.invoice_line_summary b
     WHERE ((b.customer_id = o.customer_id) AND (b.order_id = o.order_id)))))
   GROUP BY s.invoice_id, s.order_id) part
                                      JOIN billing.invoice_summary v ON ((part.invoice_id = v.invoice_id)))
+                                     CROSS JOIN LATERAL ( SELECT billing.minor_units((v.currency)::text) AS minor_units) m)
                                   WHERE ((v.customer_id = o.customer_id) AND (v.status = 'issued'::text) AND (v.total > (0)::numeric))) y) x) sh
           WHERE (sh.order_id = o.order_id)) pay ON (true));
 
@@ -6115,7 +6146,7 @@ ALTER VIEW billing.order_summary OWNER TO billing_owner;
 
 -- Name: VIEW order_summary; Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its lines make of each invoice''s total (largest remainder: the shares of an invoice add up to it), and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
+COMMENT ON VIEW billing.order_summary IS 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines billing it), credited (what credit notes took back of those), unbilled (what bill_order would bill next; 0 once canceled), its cancellation, and paid and open_amount: the share of its invoices'' paid and open amounts that its product and fee lines make of each invoice''s (largest remainder: the shares of an invoice add up to it), and payment_status (unbilled, open, partially_paid, paid, credited, canceled; it speaks of what is invoiced: see unbilled for the rest).';
 
 -- Name: COLUMN order_summary.order_ref; Type: COMMENT; Schema: billing; Owner: billing_owner
 
@@ -7946,6 +7977,10 @@ GRANT ALL ON FUNCTION billing.create_invoice(p_customer_id bigint, p_currency te
 
 REVOKE ALL ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION billing.create_product(p_sku text, p_name text, p_description text) TO billing_app;
+
+-- Name: FUNCTION credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) FROM PUBLIC;
 
 -- Name: FUNCTION customer_created(); Type: ACL; Schema: billing; Owner: billing_owner
 

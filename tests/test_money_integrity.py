@@ -268,3 +268,96 @@ def test_a_bounce_after_a_refund_is_owed_by_the_customer(db, api, shop) -> None:
         "RETURNED_PAYMENT",)
     # The invoice is open again and the refunded 40 is owed: 100 receivable, no credit, as the cash says.
     assert balance(db, c) == (100, 0)
+
+
+def discounted_invoice(api, c: int, applies_to: int | None) -> int:  # noqa: ANN001
+    order = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 10, "unit_price": 10}])
+    return api.issue_new_invoice(c, "EUR", [
+        {"type": "product", "order_id": order, "order_line_no": 1, "quantity": 10},
+        {"type": "discount", "amount": 50, "description": "half price",
+         **({"applies_to_line_no": applies_to} if applies_to else {})},
+        {"type": "tax", "tax_code": "DE_VAT", "rate": 0.19}])  # 100 - 50 + 9.50 = 59.50
+
+
+@pytest.mark.parametrize("applies_to", [1, None])
+def test_returned_units_take_back_their_discount_whether_it_names_a_line_or_not(db, api, shop, applies_to) -> None:
+    c = shop["customer"]
+    inv = discounted_invoice(api, c, applies_to)
+    api.allocate_payment(c, api.record_payment(c, "EUR", D("59.50"), "CARD"), inv)
+    cn = api.issue_credit_note(c, inv, [{"line_no": 1, "quantity": 5}])
+    assert row(db, "SELECT total FROM billing.invoice WHERE invoice_id = %s", [cn]) == {"total": D("29.75")}
+    assert balance(db, c) == (0, D("29.75"))
+
+
+def test_a_discount_named_in_a_return_must_be_its_share(db, api, shop) -> None:
+    c = shop["customer"]
+    inv = discounted_invoice(api, c, 1)
+    refused(db, "23514", "SELECT billing.issue_credit_note(%s, %s, %s)",
+            [c, inv, psycopg.types.json.Jsonb([{"line_no": 1, "quantity": 5}, {"line_no": 2, "amount": 0.01}])])
+    refused(db, "23514", "SELECT billing.issue_credit_note(%s, %s, %s)",
+            [c, inv, psycopg.types.json.Jsonb([{"line_no": 2, "amount": 10}])])  # the discount on its own
+    cn = api.issue_credit_note(c, inv, [{"line_no": 1, "quantity": 5}, {"line_no": 2, "amount": 25}])  # its share
+    assert row(db, "SELECT total FROM billing.invoice WHERE invoice_id = %s", [cn]) == {"total": D("29.75")}
+
+
+def test_a_discount_applies_to_goods_and_a_tax_line_follows_its_base(db, api, shop) -> None:
+    c = shop["customer"]
+    refused(db, "23514", "SELECT billing.issue_new_invoice(%s, 'EUR', %s)", [c, psycopg.types.json.Jsonb([
+        {"type": "fee", "fee_code": "ADMIN", "amount": 100},
+        {"type": "tax", "tax_code": "DE_VAT", "rate": 0.19},
+        {"type": "discount", "amount": 1, "description": "off the tax", "applies_to_line_no": 2}])])
+    refused(db, "23514", "SELECT billing.issue_new_invoice(%s, 'EUR', %s)", [c, psycopg.types.json.Jsonb([
+        {"type": "tax", "tax_code": "DE_VAT", "rate": 0.19, "taxable_amount": 100},
+        {"type": "fee", "fee_code": "ADMIN", "amount": 100}])])
+
+
+def test_canceling_one_order_of_a_shared_invoice_refunds_nothing_automatically(db, api, shop) -> None:
+    c = shop["customer"]
+    a = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 1, "unit_price": 20}])
+    b = api.place_order(c, "EUR", [{"sku": "B-2", "quantity": 1, "unit_price": 60}])
+    inv = api.issue_new_invoice(c, "EUR", [{"type": "product", "order_id": o, "order_line_no": 1, "quantity": 1}
+                                           for o in (a, b)])
+    p = api.record_payment(c, "EUR", 80, "CARD")
+    api.allocate_payment(c, p, inv)
+    api.cancel_order(c, a, "A withdrawn")
+    # The payment was not wholly for order A: it keeps its 80 as open credit for B, billed again.
+    assert cash_out(db, c) == 0
+    assert row(db, "SELECT unallocated, is_canceled FROM billing.payment_summary WHERE payment_id = %s", [p]) == {
+        "unallocated": 80, "is_canceled": False}
+    again = api.bill_order(c, b)
+    assert db.execute("SELECT invoice_id, amount FROM billing.auto_allocate(%s, %s)", [c, p]).fetchall() == [(again, 60)]
+
+
+def test_canceling_an_order_while_its_invoice_is_voided_waits_and_succeeds(db, db_url, api, shop) -> None:
+    c = shop["customer"]
+    order = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 1, "unit_price": 30}])
+    inv = api.bill_order(c, order)
+    result: dict[str, object] = {}
+
+    def cancel() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            try:
+                conn.execute("SELECT billing.cancel_order(%s, %s, 'withdrawn')", [c, order])
+                result["cancel"] = "done"
+            except psycopg.Error as exc:
+                result["cancel"] = exc
+
+    with psycopg.connect(db_url) as voiding:
+        voiding.execute("SELECT billing.void_invoice(%s, %s, 'wrong address')", [c, inv])
+        thread = threading.Thread(target=cancel)
+        thread.start()
+        wait_until_blocked(db)
+        voiding.commit()
+        thread.join()
+    assert result["cancel"] == "done", result["cancel"]
+    assert row(db, "SELECT is_canceled FROM billing.order_summary WHERE order_id = %s", [order]) == {"is_canceled": True}
+
+
+def test_an_invoice_wide_discount_is_spread_over_the_orders_not_doubled(db, api, shop) -> None:
+    c = shop["customer"]
+    inv = discounted_invoice(api, c, None)  # 100 - 50 + 9.50
+    api.allocate_payment(c, api.record_payment(c, "EUR", 30, "CARD"), inv)
+    order = db.execute("SELECT order_id FROM billing.invoice_product_line WHERE invoice_id = %s", [inv]).fetchone()[0]
+    assert row(db, "SELECT paid, open_amount FROM billing.order_summary WHERE order_id = %s", [order]) == {
+        "paid": 30, "open_amount": D("29.50")}
+    assert str(row(db, "SELECT paid FROM billing.order_summary WHERE order_id = %s", [order])["paid"]) == "30.00"

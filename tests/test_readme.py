@@ -13,7 +13,7 @@ from pgbilling import paths
 INTERNAL = {
     "add_line", "bill_order_item", "cancel_invoice", "check_money", "check_period", "document_label",
     "lock_order", "lock_payment", "lock_series", "lock_settled_invoice", "minor_units", "release_settlements", "require",
-    "source_label", "validate_lines",
+    "credit_shares", "source_label", "validate_lines",
 }
 
 

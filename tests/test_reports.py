@@ -193,7 +193,9 @@ def tax_and_revenue_book(api: Api, db: psycopg.Connection, shop: dict[str, int])
     api.add_discount_line(c, inv, 5, "loyalty")  # line 4: -5
     api.add_tax_line(c, inv, "DE_VAT", D("0.19"))  # line 5: 19 % of 135 = 25.65
     api.issue_invoice(c, inv)
-    api.issue_credit_note(c, inv, [{"line_no": 1, "amount": 50}, {"line_no": 5, "amount": 9.5}])
+    # 50 off line 1: the loyalty discount goes back in share (5 x 50 / 140 = 1.79), the tax on what is left of
+    # that (25.65 x 48.21 / 135 = 9.16)
+    api.issue_credit_note(c, inv, [{"line_no": 1, "amount": 50}])
     second = api.create_invoice(c, "EUR")
     api.add_fee_line(c, second, "ADMIN", 20)
     api.add_tax_line(c, second, "DE_VAT", D("0.07"), 20)  # 1.40
@@ -219,8 +221,8 @@ def test_tax_summary_nets_invoiced_tax_against_credit_notes_per_authority_and_ra
                                             [start, end]).fetchall()
     assert summary(today, today) == [
         ("DE_VAT", "Germany, Umsatzsteuer", D("0.07"), "EUR", 20, D("1.40"), 0, 0, 20, D("1.40")),
-        # 9.50 of 25.65 tax credited takes back the same share of the 135 base: 50.00
-        ("DE_VAT", "Germany, Umsatzsteuer", D("0.19"), "EUR", 135, D("25.65"), 50, D("9.50"), 85, D("16.15")),
+        # 9.16 of 25.65 tax credited takes back the same share of the 135 base: 48.21
+        ("DE_VAT", "Germany, Umsatzsteuer", D("0.19"), "EUR", 135, D("25.65"), D("48.21"), D("9.16"), D("86.79"), D("16.49")),
         ("US_NY", "New York State sales tax", D("0.08"), "USD", 100, D("8.00"), 0, 0, 100, D("8.00")),
     ]
     three_days_ago = today - timedelta(days=3)
@@ -233,7 +235,7 @@ def test_revenue_by_line_type_is_net_of_credit_notes_and_leaves_out_tax_and_memo
     tax_and_revenue_book(api, db, shop)
     today = db.execute("SELECT current_date").fetchone()[0]
     assert db.execute("SELECT * FROM billing.revenue_by_line_type(%s, %s)", [today, today]).fetchall() == [
-        ("EUR", "discount", None, -5, 0, -5),
+        ("EUR", "discount", None, -5, D("-1.79"), D("-3.21")),
         ("EUR", "fee", "ADMIN", 20, 0, 20),
         ("EUR", "fee", "SHIPPING", 10, 0, 10),
         ("EUR", "product", None, 130, 50, 80),
