@@ -287,6 +287,13 @@ BEGIN
     SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
     WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
     FOR UPDATE;
+    -- What an invoice of another currency, or a credit note, has open is no limit: the rules refuse it (23503).
+    IF NOT EXISTS (
+        SELECT FROM billing.invoice AS i
+        WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id AND i.kind = 'invoice' AND i.currency = v_currency
+    ) THEN
+        v_invoice_left := NULL;
+    END IF;
     IF p_amount IS NULL AND least(v_source_left, v_invoice_left) = 0 THEN
         PERFORM billing.fail('55000', format('nothing to allocate from %s to %s',
             billing.source_label(p_customer_id, p_payment_id, p_credit_note_id), billing.document_label(p_customer_id, p_invoice_id)),
@@ -418,6 +425,13 @@ BEGIN
         ) THEN
             PERFORM billing.fail('23503', format('%s is not an invoice: nothing can be allocated to it', v_target),
                 p_hint => 'Apply a credit note to an invoice with billing.apply_credit_note.');
+        END IF;
+        IF EXISTS (
+            SELECT FROM billing.invoice AS i
+            WHERE i.customer_id = NEW.customer_id AND i.invoice_id = NEW.invoice_id AND i.currency <> NEW.currency
+        ) THEN
+            PERFORM billing.fail('23503', format('%s is not in %s: %s cannot pay it', v_target, NEW.currency, v_source),
+                p_hint => 'Allocate within one currency.');
         END IF;
         IF NOT EXISTS (
             SELECT FROM billing.invoice AS i

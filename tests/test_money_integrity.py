@@ -361,3 +361,15 @@ def test_an_invoice_wide_discount_is_spread_over_the_orders_not_doubled(db, api,
     assert row(db, "SELECT paid, open_amount FROM billing.order_summary WHERE order_id = %s", [order]) == {
         "paid": 30, "open_amount": D("29.50")}
     assert str(row(db, "SELECT paid FROM billing.order_summary WHERE order_id = %s", [order])["paid"]) == "30.00"
+
+
+def test_allocating_all_to_a_wrong_target_names_the_target_not_the_amount(db, api, shop) -> None:
+    c = shop["customer"]
+    inv = fee_invoice(api, c, 10)
+    cn = api.issue_credit_note(c, inv)  # settles it: nothing open
+    usd = fee_invoice(api, c, 10, "USD")
+    api.allocate_payment(c, api.record_payment(c, "USD", 10, "CARD"), usd)  # paid: nothing open
+    p = api.record_payment(c, "EUR", 5, "CARD")
+    refused(db, "23503", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, cn])  # a credit note
+    refused(db, "23503", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, usd])  # another currency
+    refused(db, "55000", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, inv])  # nothing open
