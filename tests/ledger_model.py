@@ -21,8 +21,9 @@ The rules, as the model states them:
   invoices, then payment allocations, newest first (in part: reversed and applied again for the remainder);
   then it is applied to the invoice in full. A credit note never holds credit; released write-offs vanish,
   released payment allocations are the payments' unapplied credit again.
-- void_invoice: refused if canceled already; releases every payment allocation, reverses every write-off,
-  credits all that is not credited yet (that credit note settles it): a canceled invoice has nothing open.
+- void_invoice: refused if canceled already, or credited in full already; releases every payment allocation,
+  reverses every write-off, credits all that is not credited yet (that credit note settles it): a canceled
+  invoice has nothing open.
 - refund: cash out of payments' unapplied credit only (oldest first, or the named payment), never more.
 - cancel_payment (a bounce: refused only twice): reverses every allocation of the payment, voids the unapplied
   rest; what was refunded out of it already is billed on a new invoice (fee RETURNED_PAYMENT, README).
@@ -403,14 +404,16 @@ class Ledger:
             left -= take
         assert left == 0, f"invoice {inv.key}: {left} of the credit note found no settlement to release"
 
-    def void_invoice(self, customer: int, invoice: int) -> int | None:
-        """Returns the void credit note, None when the invoice was credited in full already."""
+    def void_invoice(self, customer: int, invoice: int) -> int:
+        """Returns the void credit note."""
         problems = self._own(self.invoices, invoice, customer, "invoice")
         inv, target = self.invoices.get(invoice), self._document(invoice)
         if target is not None and inv is None:
             problems.append((STATE, "voiding a credit note"))
         if inv is not None and inv.canceled:
             problems.append((STATE, "invoice is canceled already"))
+        if inv is not None and inv.credited == inv.total:
+            problems.append((STATE, "credit notes took it back in full already: nothing is left to void"))
         refuse_if(problems)
         assert inv is not None
         for a in sorted(self.allocations.values(), key=lambda a: a.key):
@@ -419,10 +422,9 @@ class Ledger:
         for w in sorted(self.write_offs.values(), key=lambda w: w.key):
             if w.invoice == inv.key and w.active:
                 self._reverse_write_off(w)
-        amounts = [line - credited for line, credited in zip(inv.lines, inv.credited_lines)]
-        cn = self._credit(inv, amounts) if sum(amounts) > 0 else None
+        cn = self._credit(inv, [line - credited for line, credited in zip(inv.lines, inv.credited_lines)])
         inv.canceled = True
-        return None if cn is None else cn.key
+        return cn.key
 
     def refund(self, customer: int, currency: str, amount: Decimal, payment: int | None) -> list[tuple[int, Decimal]]:
         """Pays cash out of payments' unapplied credit, oldest first (or the named payment only). Returns the parts."""
