@@ -401,12 +401,62 @@ COMMENT ON FUNCTION billing.unallocate(bigint, bigint, text) IS
 'Reverses an allocation by appending a reversing entry (returned); the invoice is open again by that amount and '
 'the source has it back. Twice, or a reversal: 55000.';
 
-CREATE OR REPLACE FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text)
-RETURNS void
+CREATE OR REPLACE FUNCTION billing.payment_return_rules() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_payment record;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('the return of %s is history: %s refused',
+            billing.source_label(OLD.customer_id, OLD.payment_id, NULL), TG_OP));
+    END IF;
+    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
+    FROM billing.payment AS p
+    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE p.customer_id = NEW.customer_id AND p.payment_id = NEW.payment_id
+    FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        RETURN NEW;  -- the foreign key names it
+    END IF;
+    IF EXISTS (
+        SELECT FROM billing.payment_return AS r WHERE r.customer_id = NEW.customer_id AND r.payment_id = NEW.payment_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is returned already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
+    END IF;
+    -- A return cancels the payment (its allocations reversed, its unapplied rest voided), unless canceling its
+    -- order did already.
+    IF NOT EXISTS (
+        SELECT FROM billing.payment_cancellation AS c WHERE c.customer_id = NEW.customer_id AND c.payment_id = NEW.payment_id
+    ) THEN
+        INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+        VALUES (NEW.customer_id, NEW.payment_id, now(), NEW.reason);
+    END IF;
+    -- What was refunded out of it left as cash that never came in: the customer owes it, billed as a fee (a
+    -- receivable like any other, in aging and statements).
+    IF v_payment.refunded > 0 THEN
+        NEW.invoice_id := billing.issue_new_invoice(NEW.customer_id, v_payment.currency, jsonb_build_array(
+            jsonb_build_object('type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
+                'description', left(format('payment %s returned (%s) after %s %s of it was refunded',
+                    v_payment.payment_no, NEW.reason, v_payment.refunded, v_payment.currency), 2000))));
+    END IF;
+    NEW.returned_at := clock_timestamp();
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION billing.payment_return_rules() IS
+'Trigger: a payment is returned once (55000); the return cancels it unless that was done already, and bills what '
+'had been refunded out of it on a new invoice (fee RETURNED_PAYMENT, invoice_id); a return never changes (PB001).';
+
+CREATE OR REPLACE TRIGGER t10_payment_return_rules
+BEFORE INSERT OR UPDATE OR DELETE ON billing.payment_return
+FOR EACH ROW EXECUTE FUNCTION billing.payment_return_rules();
+
+CREATE OR REPLACE FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
 BEGIN
     IF NOT EXISTS (
         SELECT FROM billing.payment AS p
@@ -415,24 +465,15 @@ BEGIN
     ) THEN
         PERFORM billing.fail('23503', format('payment %s of customer %s does not exist', p_payment_id, p_customer_id));
     END IF;
-    INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+    -- A bounce is a fact from the bank, never refused but once: recorded even when canceling the payment's order
+    -- refunded and canceled it before.
+    INSERT INTO billing.payment_return (customer_id, payment_id, returned_at, reason)
     VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
-    -- A bounce is a fact, never refused. What was refunded out of the payment left as cash that never came in:
-    -- the customer owes it, billed as a fee (a receivable like any other, in aging and statements).
-    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
-    FROM billing.payment AS p
-    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
-    WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id;
-    IF v_payment.refunded > 0 THEN
-        PERFORM billing.issue_new_invoice(p_customer_id, v_payment.currency, jsonb_build_array(jsonb_build_object(
-            'type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
-            'description', left(format('payment %s returned (%s) after %s %s of it was refunded', v_payment.payment_no,
-                p_reason, v_payment.refunded, v_payment.currency), 2000))));
-    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION billing.cancel_payment(bigint, bigint, text) IS
-'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, '
-'voids its unapplied rest and records the time and reason; what was refunded out of it already is billed to the '
-'customer on a new invoice (fee RETURNED_PAYMENT). Twice: 55000.';
+'Records that the bank returned a payment (bounced, charged back: billing.payment_return) and cancels it: its '
+'allocations are reversed, so the invoices it paid are open again, and its unapplied rest voided, with the time '
+'and reason; what was refunded out of it already is billed to the customer on a new invoice (fee '
+'RETURNED_PAYMENT). A payment its order''s cancellation refunded and canceled can still be returned. Twice: 55000.';

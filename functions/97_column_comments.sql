@@ -151,6 +151,10 @@ COMMENT ON COLUMN billing.payment_cancellation.cancel_reason IS
 'Why it was canceled (bounced, charged back, the order''s cancel reason); also the reason of the reversing '
 'allocations.';
 
+-- billing.payment_return (table)
+COMMENT ON COLUMN billing.payment_return.returned_at IS 'When pgbilling recorded the return (clock time, stamped).';
+COMMENT ON COLUMN billing.payment_return.reason IS 'Why the bank returned it (bounced, charged back, ...).';
+
 -- billing.allocation (table)
 COMMENT ON COLUMN billing.allocation.invoice_kind IS
 'Always invoice: carried into the composite foreign key, so credit is applied to an invoice only, never to a credit '

@@ -776,8 +776,6 @@ CREATE FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-DECLARE
-    v_payment record;
 BEGIN
     IF NOT EXISTS (
         SELECT FROM billing.payment AS p
@@ -786,20 +784,10 @@ BEGIN
     ) THEN
         PERFORM billing.fail('23503', format('payment %s of customer %s does not exist', p_payment_id, p_customer_id));
     END IF;
-    INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+    -- A bounce is a fact from the bank, never refused but once: recorded even when canceling the payment's order
+    -- refunded and canceled it before.
+    INSERT INTO billing.payment_return (customer_id, payment_id, returned_at, reason)
     VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
-    -- A bounce is a fact, never refused. What was refunded out of the payment left as cash that never came in:
-    -- the customer owes it, billed as a fee (a receivable like any other, in aging and statements).
-    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
-    FROM billing.payment AS p
-    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
-    WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id;
-    IF v_payment.refunded > 0 THEN
-        PERFORM billing.issue_new_invoice(p_customer_id, v_payment.currency, jsonb_build_array(jsonb_build_object(
-            'type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
-            'description', left(format('payment %s returned (%s) after %s %s of it was refunded', v_payment.payment_no,
-                p_reason, v_payment.refunded, v_payment.currency), 2000))));
-    END IF;
 END
 $$;
 
@@ -807,7 +795,7 @@ ALTER FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint,
 
 -- Name: FUNCTION cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Cancels a payment (bounced, charged back): reverses all its allocations, so the invoices it paid are open again, voids its unapplied rest and records the time and reason; what was refunded out of it already is billed to the customer on a new invoice (fee RETURNED_PAYMENT). Twice: 55000.';
+COMMENT ON FUNCTION billing.cancel_payment(p_customer_id bigint, p_payment_id bigint, p_reason text) IS 'Records that the bank returned a payment (bounced, charged back: billing.payment_return) and cancels it: its allocations are reversed, so the invoices it paid are open again, and its unapplied rest voided, with the time and reason; what was refunded out of it already is billed to the customer on a new invoice (fee RETURNED_PAYMENT). A payment its order''s cancellation refunded and canceled can still be returned. Twice: 55000.';
 
 -- Name: chain_append(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -2829,6 +2817,58 @@ ALTER FUNCTION billing.payment_recorded() OWNER TO billing_owner;
 -- Name: FUNCTION payment_recorded(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
 COMMENT ON FUNCTION billing.payment_recorded() IS 'Trigger after a payment is recorded: opens its balance row.';
+
+-- Name: payment_return_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
+
+CREATE FUNCTION billing.payment_return_rules() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_payment record;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM billing.fail('PB001', format('the return of %s is history: %s refused',
+            billing.source_label(OLD.customer_id, OLD.payment_id, NULL), TG_OP));
+    END IF;
+    SELECT p.payment_no, p.currency, b.refunded INTO v_payment
+    FROM billing.payment AS p
+    JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+    WHERE p.customer_id = NEW.customer_id AND p.payment_id = NEW.payment_id
+    FOR UPDATE OF b;
+    IF NOT FOUND THEN
+        RETURN NEW;  -- the foreign key names it
+    END IF;
+    IF EXISTS (
+        SELECT FROM billing.payment_return AS r WHERE r.customer_id = NEW.customer_id AND r.payment_id = NEW.payment_id
+    ) THEN
+        PERFORM billing.fail('55000', format('%s is returned already', billing.source_label(NEW.customer_id, NEW.payment_id, NULL)));
+    END IF;
+    -- A return cancels the payment (its allocations reversed, its unapplied rest voided), unless canceling its
+    -- order did already.
+    IF NOT EXISTS (
+        SELECT FROM billing.payment_cancellation AS c WHERE c.customer_id = NEW.customer_id AND c.payment_id = NEW.payment_id
+    ) THEN
+        INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
+        VALUES (NEW.customer_id, NEW.payment_id, now(), NEW.reason);
+    END IF;
+    -- What was refunded out of it left as cash that never came in: the customer owes it, billed as a fee (a
+    -- receivable like any other, in aging and statements).
+    IF v_payment.refunded > 0 THEN
+        NEW.invoice_id := billing.issue_new_invoice(NEW.customer_id, v_payment.currency, jsonb_build_array(
+            jsonb_build_object('type', 'fee', 'fee_code', 'RETURNED_PAYMENT', 'amount', v_payment.refunded,
+                'description', left(format('payment %s returned (%s) after %s %s of it was refunded',
+                    v_payment.payment_no, NEW.reason, v_payment.refunded, v_payment.currency), 2000))));
+    END IF;
+    NEW.returned_at := clock_timestamp();
+    RETURN NEW;
+END
+$$;
+
+ALTER FUNCTION billing.payment_return_rules() OWNER TO billing_owner;
+
+-- Name: FUNCTION payment_return_rules(); Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON FUNCTION billing.payment_return_rules() IS 'Trigger: a payment is returned once (55000); the return cancels it unless that was done already, and bills what had been refunded out of it on a new invoice (fee RETURNED_PAYMENT, invoice_id); a return never changes (PB001).';
 
 -- Name: payment_rules(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -6286,6 +6326,36 @@ ALTER TABLE billing.payment ALTER COLUMN payment_id ADD GENERATED ALWAYS AS IDEN
     CACHE 1
 );
 
+-- Name: payment_return; Type: TABLE; Schema: billing; Owner: billing_owner
+
+CREATE TABLE billing.payment_return (
+    customer_id bigint NOT NULL,
+    payment_id bigint NOT NULL,
+    returned_at timestamp with time zone NOT NULL,
+    reason text NOT NULL,
+    invoice_id bigint,
+    CONSTRAINT payment_return_reason_blank_check CHECK ((reason ~ '\S'::text)),
+    CONSTRAINT payment_return_reason_length_check CHECK ((char_length(reason) <= 2000))
+);
+
+ALTER TABLE billing.payment_return OWNER TO billing_owner;
+
+-- Name: TABLE payment_return; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON TABLE billing.payment_return IS 'A payment the bank returned (bounced, charged back): when pgbilling learned of it and why. The payment is canceled (billing.payment_cancellation) by it, or was before (its order canceled); what had been refunded out of it is billed to the customer (invoice_id).';
+
+-- Name: COLUMN payment_return.returned_at; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.payment_return.returned_at IS 'When pgbilling recorded the return (clock time, stamped).';
+
+-- Name: COLUMN payment_return.reason; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.payment_return.reason IS 'Why the bank returned it (bounced, charged back, ...).';
+
+-- Name: COLUMN payment_return.invoice_id; Type: COMMENT; Schema: billing; Owner: billing_owner
+
+COMMENT ON COLUMN billing.payment_return.invoice_id IS 'The invoice billing what had been refunded out of the payment before the bank returned it (fee RETURNED_PAYMENT); NULL when nothing had been.';
+
 -- Name: payment_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
 CREATE VIEW billing.payment_summary AS
@@ -7013,6 +7083,11 @@ ALTER TABLE billing.payment
 
 COMMENT ON CONSTRAINT payment_reference_length_check ON billing.payment IS 'reference is at most 200 characters.';
 
+-- Name: payment_return payment_return_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.payment_return
+    ADD CONSTRAINT payment_return_pkey PRIMARY KEY (customer_id, payment_id);
+
 -- Name: product product_pkey; Type: CONSTRAINT; Schema: billing; Owner: billing_owner
 
 ALTER TABLE ONLY billing.product
@@ -7286,6 +7361,10 @@ CREATE TRIGGER t05_payment_cancellation_no_truncate BEFORE TRUNCATE ON billing.p
 
 CREATE TRIGGER t05_payment_no_truncate BEFORE TRUNCATE ON billing.payment FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
 
+-- Name: payment_return t05_payment_return_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t05_payment_return_no_truncate BEFORE TRUNCATE ON billing.payment_return FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+
 -- Name: refund t05_refund_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t05_refund_no_truncate BEFORE TRUNCATE ON billing.refund FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
@@ -7393,6 +7472,10 @@ CREATE TRIGGER t10_payment_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE 
 -- Name: payment_method t10_payment_method_in_use; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
 CREATE TRIGGER t10_payment_method_in_use BEFORE UPDATE ON billing.payment_method FOR EACH ROW EXECUTE FUNCTION billing.reference_in_use('payment_method');
+
+-- Name: payment_return t10_payment_return_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
+
+CREATE TRIGGER t10_payment_return_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_return FOR EACH ROW EXECUTE FUNCTION billing.payment_return_rules();
 
 -- Name: payment t10_payment_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7681,6 +7764,16 @@ ALTER TABLE ONLY billing.payment
 ALTER TABLE ONLY billing.payment
     ADD CONSTRAINT payment_method_fkey FOREIGN KEY (method_id) REFERENCES billing.payment_method(method_id);
 
+-- Name: payment_return payment_return_invoice_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.payment_return
+    ADD CONSTRAINT payment_return_invoice_fkey FOREIGN KEY (customer_id, invoice_id) REFERENCES billing.invoice(customer_id, invoice_id);
+
+-- Name: payment_return payment_return_payment_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
+
+ALTER TABLE ONLY billing.payment_return
+    ADD CONSTRAINT payment_return_payment_fkey FOREIGN KEY (customer_id, payment_id) REFERENCES billing.payment(customer_id, payment_id);
+
 -- Name: refund refund_currency_fkey; Type: FK CONSTRAINT; Schema: billing; Owner: billing_owner
 
 ALTER TABLE ONLY billing.refund
@@ -7814,6 +7907,10 @@ CREATE POLICY customer_isolation ON billing.payment_balance USING (((customer_id
 -- Name: payment_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
 CREATE POLICY customer_isolation ON billing.payment_cancellation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+
+-- Name: payment_return customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
+
+CREATE POLICY customer_isolation ON billing.payment_return USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
 
 -- Name: refund customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
@@ -8124,6 +8221,10 @@ REVOKE ALL ON FUNCTION billing.payment_chained() FROM PUBLIC;
 -- Name: FUNCTION payment_recorded(); Type: ACL; Schema: billing; Owner: billing_owner
 
 REVOKE ALL ON FUNCTION billing.payment_recorded() FROM PUBLIC;
+
+-- Name: FUNCTION payment_return_rules(); Type: ACL; Schema: billing; Owner: billing_owner
+
+REVOKE ALL ON FUNCTION billing.payment_return_rules() FROM PUBLIC;
 
 -- Name: FUNCTION payment_rules(); Type: ACL; Schema: billing; Owner: billing_owner
 

@@ -373,3 +373,18 @@ def test_allocating_all_to_a_wrong_target_names_the_target_not_the_amount(db, ap
     refused(db, "23503", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, cn])  # a credit note
     refused(db, "23503", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, usd])  # another currency
     refused(db, "55000", "SELECT billing.allocate_payment(%s, %s, %s)", [c, p, inv])  # nothing open
+
+
+def test_a_chargeback_after_the_order_cancellation_refunded_the_payment_is_recorded_and_owed(db, api, shop) -> None:
+    c = shop["customer"]
+    order = api.place_order(c, "EUR", [{"sku": "A-1", "quantity": 1, "unit_price": 30}])
+    p = api.record_payment(c, "EUR", 30, "CARD")
+    api.allocate_payment(c, p, api.bill_order(c, order))
+    api.cancel_order(c, order, "customer withdrew")  # refunds the 30 and cancels the payment
+    assert cash_out(db, c) == 30
+    api.cancel_payment(c, p, "card chargeback")  # the bank takes the 30 back too: a fact, recorded
+    owed = row(db, "SELECT r.invoice_id, i.total FROM billing.payment_return AS r JOIN billing.invoice AS i"
+                   " USING (customer_id, invoice_id) WHERE r.payment_id = %s", [p])
+    assert owed["total"] == 30 and balance(db, c) == (30, 0)
+    refused(db, "55000", "SELECT billing.cancel_payment(%s, %s, 'again')", [c, p])
+    refused(db, "PB001", "DELETE FROM billing.payment_return WHERE payment_id = %s", [p])

@@ -365,7 +365,10 @@ def test_rollback_that_would_drop_rows_is_refused_naming_tables_and_counts_and_c
     assert state(db_url) == before
 
 
-def test_rollback_of_the_last_migration_needs_no_flag_when_it_drops_no_rows(db_url, used) -> None:
+def test_rollback_of_the_last_migration_needs_no_flag_when_it_drops_no_rows(db, db_url, api, shop) -> None:
+    c = shop["customer"]  # a database in use, but nothing in what the newest migration adds (no payment returned)
+    api.allocate_payment(c, api.record_payment(c, "EUR", 30, "CARD"), issued(api, c, 20))
+    api.refund(c, "EUR", 10, "CARD")
     newest = max(s.id for s in migrate.status(db_url) if s.state == "applied")
     done = cli("--database", db_url, "rollback")
     assert done.returncode == 0, done.stderr
