@@ -194,10 +194,6 @@ BEGIN
         SELECT b.* INTO v_balance FROM billing.invoice_balance AS b
         WHERE b.customer_id = NEW.customer_id AND b.invoice_id = NEW.credited_invoice_id
         FOR UPDATE;
-        IF NEW.total < 0 THEN
-            PERFORM billing.fail('23514', format('%s would charge %s more: a credit note gives back, never charges', v_doc,
-                -NEW.total), p_hint => 'Bill what is owed on a new invoice.');
-        END IF;
         IF v_balance.credited + NEW.total > v_balance.total THEN
             PERFORM billing.fail('23514', format('%s would credit more than %s billed', v_doc,
                 billing.document_label(NEW.customer_id, NEW.credited_invoice_id)),

@@ -323,16 +323,12 @@ BEGIN
         PERFORM billing.fail('23503', format('%s does not exist (as a credit source)',
             billing.source_label(p_customer_id, p_payment_id, p_credit_note_id)));
     END IF;
-    SELECT b.total - b.allocated INTO v_invoice_left FROM billing.invoice_balance AS b
-    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id
-    FOR UPDATE;
-    -- What an invoice of another currency, or a credit note, has open is no limit: the rules refuse it (23503).
-    IF NOT EXISTS (
-        SELECT FROM billing.invoice AS i
-        WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id AND i.kind = 'invoice' AND i.currency = v_currency
-    ) THEN
-        v_invoice_left := NULL;
-    END IF;
+    -- Only an invoice in the source's currency limits the amount; another target the rules refuse (23503).
+    SELECT b.total - b.allocated INTO v_invoice_left
+    FROM billing.invoice_balance AS b
+    JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
+    WHERE b.customer_id = p_customer_id AND b.invoice_id = p_invoice_id AND i.kind = 'invoice' AND i.currency = v_currency
+    FOR UPDATE OF b;
     IF p_amount IS NULL AND least(v_source_left, v_invoice_left) = 0 THEN
         PERFORM billing.fail('55000', format('nothing to allocate from %s to %s',
             billing.source_label(p_customer_id, p_payment_id, p_credit_note_id), billing.document_label(p_customer_id, p_invoice_id)),
@@ -467,8 +463,8 @@ BEGIN
     END IF;
     -- A bounce is a fact from the bank, never refused but once: recorded even when canceling the payment's order
     -- refunded and canceled it before.
-    INSERT INTO billing.payment_return (customer_id, payment_id, returned_at, reason)
-    VALUES (p_customer_id, p_payment_id, now(), billing.require(p_reason, 'p_reason'));
+    INSERT INTO billing.payment_return (customer_id, payment_id, reason)  -- returned_at: stamped by its trigger
+    VALUES (p_customer_id, p_payment_id, billing.require(p_reason, 'p_reason'));
 END
 $$;
 
