@@ -38,19 +38,37 @@ $$;
 COMMENT ON FUNCTION billing.require(anyelement, text) IS
 'Returns p_value, or raises 22004 naming the argument when it is NULL.';
 
+-- minor_units reads billing.currency. On Citus (README, Scale-out) that is a reference table, and rounding runs
+-- inside queries on a customer's shards (views, reports, checks), where Citus refuses a query on a Citus table (a
+-- nested distributed query): there it reads the node's own copy of the table, its one shard, by name. The function
+-- is written here for whichever the database has; scale_out/distribute.sql runs this file again once currency is a
+-- reference table.
+DO $$
+DECLARE
+    v_table text := 'billing.currency';
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NOT NULL THEN
+        EXECUTE 'SELECT format(''billing.%I'', ''currency_'' || s.shardid) FROM pg_catalog.pg_dist_shard AS s
+            WHERE s.logicalrelid = ''billing.currency''::regclass'
+        INTO v_table;
+    END IF;
+    EXECUTE format($function$
 CREATE OR REPLACE FUNCTION billing.minor_units(p_currency text) RETURNS smallint
 LANGUAGE plpgsql
 STABLE
-AS $$
+AS $body$
 DECLARE
     v_units smallint;
 BEGIN
-    SELECT c.minor_units INTO v_units FROM billing.currency AS c WHERE c.code = p_currency;
+    SELECT c.minor_units INTO v_units FROM %s AS c WHERE c.code = p_currency;
     IF NOT FOUND THEN
-        PERFORM billing.fail('23503', format('currency %L does not exist', left(p_currency, 20)),
+        PERFORM billing.fail('23503', format('currency %%L does not exist', left(p_currency, 20)),
             p_hint => 'Use an ISO code from billing.currency, or INSERT the currency there first.');
     END IF;
     RETURN v_units;
+END
+$body$
+$function$, coalesce(v_table, 'billing.currency'));
 END
 $$;
 
@@ -92,10 +110,11 @@ COMMENT ON FUNCTION billing.check_money(numeric, text, text) IS
 'more decimals than its currency''s minor units.';
 
 CREATE OR REPLACE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT coalesce(
+BEGIN
+    RETURN coalesce(
         (
             SELECT format('%s %s of customer %s',
                 replace(i.kind, '_', ' '), coalesce(i.invoice_no, format('(draft, id %s)', i.invoice_id)), i.customer_id)
@@ -103,7 +122,8 @@ AS $$
             WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
         ),
         format('invoice id %s of customer %s', p_invoice_id, p_customer_id)
-    )
+    );
+END
 $$;
 
 COMMENT ON FUNCTION billing.document_label(bigint, bigint) IS
@@ -113,7 +133,7 @@ CREATE OR REPLACE FUNCTION billing.refuse_truncate() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_TABLE_NAME),
+    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_ARGV[0]),
         'It holds issued documents or their history, which never change.',
         'Delete draft rows one by one instead.');
     RETURN NULL;
@@ -121,7 +141,7 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.refuse_truncate() IS
-'Statement trigger: TRUNCATE of a table holding issued documents is refused (PB001).';
+'Statement trigger (its argument: the table''s name): TRUNCATE of a table holding issued documents is refused (PB001).';
 
 CREATE OR REPLACE FUNCTION billing.refuse_direct_change() RETURNS trigger
 LANGUAGE plpgsql
@@ -129,7 +149,7 @@ AS $$
 BEGIN
     -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
     IF pg_trigger_depth() <= 1 THEN
-        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
+        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_ARGV[0], TG_OP),
             p_hint => 'Issue documents instead; the running totals follow.');
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -137,4 +157,4 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.refuse_direct_change() IS
-'Row trigger for derived data (running totals): only pgbilling''s own triggers may write it (PB002).';
+'Row trigger for derived data (running totals; its argument: the table''s name): only pgbilling''s own triggers may write it (PB002).';

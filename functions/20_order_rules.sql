@@ -82,23 +82,23 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_order billing.sales_order;
-    v_billed_old numeric := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END END;
-    v_billed_new numeric := to_jsonb(NEW) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END;
+    v_billed_old numeric := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ->> CASE TG_ARGV[0] WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END END;
+    v_billed_new numeric := to_jsonb(NEW) ->> CASE TG_ARGV[0] WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END;
 BEGIN
     IF pg_trigger_depth() <= 1 AND v_billed_new IS DISTINCT FROM coalesce(v_billed_old, 0) THEN
-        PERFORM billing.fail('PB002', format('billing.%s: the billed part is kept by pgbilling''s triggers', TG_TABLE_NAME),
+        PERFORM billing.fail('PB002', format('billing.%s: the billed part is kept by pgbilling''s triggers', TG_ARGV[0]),
             format('order %s of customer %s', NEW.order_id, NEW.customer_id),
             'Issue invoices and credit notes instead; the billed part follows.');
     END IF;
     IF TG_OP = 'UPDATE' AND (NEW.customer_id, NEW.order_id) IS DISTINCT FROM (OLD.customer_id, OLD.order_id) THEN
-        PERFORM billing.fail('55000', format('billing.%s: customer_id and order_id of a row never change', TG_TABLE_NAME));
+        PERFORM billing.fail('55000', format('billing.%s: customer_id and order_id of a row never change', TG_ARGV[0]));
     END IF;
     SELECT o.* INTO v_order FROM billing.sales_order AS o WHERE o.customer_id = NEW.customer_id AND o.order_id = NEW.order_id;
     IF v_order.is_canceled AND pg_trigger_depth() <= 1 THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled: it cannot change', NEW.order_id, NEW.customer_id),
             format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
     END IF;
-    IF TG_TABLE_NAME = 'order_charge' AND v_order.currency IS NOT NULL THEN
+    IF TG_ARGV[0] = 'order_charge' AND v_order.currency IS NOT NULL THEN
         PERFORM billing.check_money((to_jsonb(NEW) ->> 'amount')::numeric, v_order.currency,
             format('charge of order %s of customer %s', NEW.order_id, NEW.customer_id));
     END IF;
@@ -107,13 +107,13 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.order_item_rules() IS
-'Trigger on order_line and order_charge: the billed part is written by pgbilling''s triggers only (PB002), '
+'Trigger on order_line and order_charge (its argument: which): the billed part is written by pgbilling''s triggers only (PB002), '
 'keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
 
 CREATE OR REPLACE TRIGGER t10_order_line_rules
 BEFORE INSERT OR UPDATE ON billing.order_line
-FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules('order_line');
 
 CREATE OR REPLACE TRIGGER t10_order_charge_rules
 BEFORE INSERT OR UPDATE ON billing.order_charge
-FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules('order_charge');

@@ -26,7 +26,7 @@ BEGIN
                     p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
-                v_doc, TG_OP, TG_TABLE_NAME),
+                v_doc, TG_OP, TG_ARGV[0]),
                 p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;
@@ -35,7 +35,7 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.line_guard() IS
-'Trigger on every line table: lines of an issued document cannot be added (55000), changed or deleted (PB001).';
+'Trigger on every line table (its argument: the table''s name): lines of an issued document cannot be added (55000), changed or deleted (PB001).';
 
 DROP FUNCTION IF EXISTS billing.validate_line(bigint, bigint, integer);  -- became validate_lines
 
@@ -49,7 +49,8 @@ DECLARE
     v_broken text;
     v_doc text;
 BEGIN
-    -- One query reads every line checked with its subtype row, order and charge; the loop only compares.
+    -- One query reads every line checked with its subtype row, order and charge; the loop only compares. Each table
+    -- is filtered by the customer itself, so Citus routes the query to the customer's shards (README, Scale-out).
     FOR r IN
         SELECT l.line_no, l.line_type, l.amount, l.unit_amount, i.currency,
             CASE WHEN l.line_type = 'tax' THEN billing.round_money(t.taxable_amount * t.rate, i.currency)
@@ -60,33 +61,33 @@ BEGIN
             dt.line_type AS applies_to_type,
             l.line_type = 'tax' AND NOT EXISTS (  -- the lines before a tax line are its base
                 SELECT FROM billing.invoice_line AS b
-                WHERE b.customer_id = l.customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
+                WHERE b.customer_id = p_customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
                     AND b.line_type <> 'tax'
             ) AS tax_without_base,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
-        INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
+        INNER JOIN billing.invoice AS i ON i.customer_id = p_customer_id AND i.invoice_id = l.invoice_id
         LEFT JOIN billing.invoice_product_line AS p
-            ON p.customer_id = l.customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
+            ON p.customer_id = p_customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
         LEFT JOIN billing.order_line AS ol
-            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
+            ON ol.customer_id = p_customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
         LEFT JOIN billing.invoice_fee_line AS f
-            ON f.customer_id = l.customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
+            ON f.customer_id = p_customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
         LEFT JOIN billing.order_charge AS c
-            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
+            ON c.customer_id = p_customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
         LEFT JOIN billing.invoice_tax_line AS t
-            ON t.customer_id = l.customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
-        LEFT JOIN billing.sales_order AS o ON o.customer_id = l.customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
+            ON t.customer_id = p_customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = p_customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
         LEFT JOIN billing.invoice_discount_line AS dl
-            ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
+            ON dl.customer_id = p_customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
         LEFT JOIN LATERAL (
             SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted, max(a.line_type) AS line_type
             FROM billing.invoice_line AS a
             JOIN billing.invoice_discount_line AS xd
-                ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
+                ON xd.customer_id = p_customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
             JOIN billing.invoice_line AS x
-                ON x.customer_id = xd.customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
-            WHERE a.customer_id = dl.customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
+                ON x.customer_id = p_customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
+            WHERE a.customer_id = p_customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
         ) AS dt ON dl.applies_to_line_no IS NOT NULL
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
             -- a range, not "IS NULL OR =": the index serves it in a cached generic plan
@@ -200,7 +201,7 @@ BEGIN
         'invoice_tax_line', 'invoice_memo_line', 'credit_note_line'
     ] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER t10_%1$s_guard BEFORE INSERT OR UPDATE OR DELETE ON billing.%1$I
-            FOR EACH ROW EXECUTE FUNCTION billing.line_guard()', v_table);
+            FOR EACH ROW EXECUTE FUNCTION billing.line_guard(%1$L)', v_table);
         EXECUTE format('CREATE OR REPLACE TRIGGER t20_%1$s_check AFTER INSERT OR UPDATE ON billing.%1$I
             FOR EACH ROW EXECUTE FUNCTION billing.%2$s()', v_table,
             CASE v_table WHEN 'credit_note_line' THEN 'check_credit_note_line' ELSE 'check_invoice_line' END);
@@ -210,4 +211,4 @@ $$;
 
 CREATE OR REPLACE TRIGGER t10_invoice_balance_derived
 BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice_balance
-FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change('invoice_balance');

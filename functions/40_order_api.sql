@@ -1,22 +1,32 @@
 -- Public API: customers, products, orders, order lines and order charges.
 
 CREATE OR REPLACE FUNCTION billing.create_customer(p_name text, p_email text DEFAULT NULL) RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_customer_id bigint;
+BEGIN
     INSERT INTO billing.customer (name, email)
     VALUES (billing.require(p_name, 'p_name'), p_email)
-    RETURNING customer_id
+    RETURNING customer_id INTO v_customer_id;
+    RETURN v_customer_id;
+END
 $$;
 
 COMMENT ON FUNCTION billing.create_customer(text, text) IS 'Creates a customer; returns its customer_id.';
 
 CREATE OR REPLACE FUNCTION billing.create_product(p_sku text, p_name text, p_description text DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_product_id bigint;
+BEGIN
     INSERT INTO billing.product (sku, name, description)
     VALUES (billing.require(p_sku, 'p_sku'), billing.require(p_name, 'p_name'), p_description)
-    RETURNING product_id
+    RETURNING product_id INTO v_product_id;
+    RETURN v_product_id;
+END
 $$;
 
 COMMENT ON FUNCTION billing.create_product(text, text, text) IS

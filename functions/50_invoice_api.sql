@@ -2,13 +2,18 @@
 
 CREATE OR REPLACE FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_due_date date DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_invoice_id bigint;
+BEGIN
     -- The currency is looked up first (23503): an unknown code of another length would not fit char(3).
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
     INSERT INTO billing.invoice (customer_id, currency, due_date)
-    SELECT billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date
-    WHERE billing.minor_units(billing.require(p_currency, 'p_currency')) IS NOT NULL
-    RETURNING invoice_id
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date)
+    RETURNING invoice_id INTO v_invoice_id;
+    RETURN v_invoice_id;
+END
 $$;
 
 COMMENT ON FUNCTION billing.create_invoice(bigint, text, date) IS

@@ -2,13 +2,15 @@
 
 CREATE OR REPLACE FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint)
 RETURNS TABLE (line_no integer, line_type text, expected numeric, given numeric)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
     -- Each discount and tax line of an invoice goes back with its base, in the share of what the base still holds
     -- that the credit note takes (all of the rest once it takes all of the base). The base of a discount is the
     -- line it applies to, or every product and fee line; the base of a tax line is the other lines before it.
-    WITH credit AS (
+    RETURN QUERY WITH credit AS (
         SELECT
             c.credited_line_no AS line_no,
             coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> p_credit_note_id), 0) AS before,
@@ -56,7 +58,8 @@ AS $$
             ELSE x.line_type IN ('product', 'fee')
         END
     ) AS b
-    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0
+    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0;
+END
 $$;
 
 COMMENT ON FUNCTION billing.credit_shares(bigint, bigint, bigint) IS
@@ -320,9 +323,11 @@ COMMENT ON FUNCTION billing.cancel_invoice(bigint, bigint, text, timestamptz) IS
 
 CREATE OR REPLACE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-    SELECT billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now())
+BEGIN
+    RETURN billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now());
+END
 $$;
 
 COMMENT ON FUNCTION billing.void_invoice(bigint, bigint, text) IS

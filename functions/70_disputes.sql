@@ -37,13 +37,15 @@ FOR EACH ROW EXECUTE FUNCTION billing.invoice_dispute_rules();
 
 CREATE OR REPLACE FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
     INSERT INTO billing.invoice_dispute (customer_id, invoice_id, dispute_no, reason)
-    SELECT billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
-        coalesce(max(d.dispute_no), 0) + 1, billing.require(p_reason, 'p_reason')
-    FROM billing.invoice_dispute AS d
-    WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
+        (SELECT coalesce(max(d.dispute_no), 0) + 1 FROM billing.invoice_dispute AS d
+         WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id),
+        billing.require(p_reason, 'p_reason'));
+END
 $$;
 
 COMMENT ON FUNCTION billing.dispute_invoice(bigint, bigint, text) IS

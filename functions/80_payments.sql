@@ -40,20 +40,22 @@ FOR EACH ROW EXECUTE FUNCTION billing.payment_recorded();
 
 CREATE OR REPLACE TRIGGER t10_payment_balance_derived
 BEFORE INSERT OR UPDATE OR DELETE ON billing.payment_balance
-FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change('payment_balance');
 
 CREATE OR REPLACE FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT CASE
-        WHEN p_payment_id IS NOT NULL THEN coalesce(
-            (SELECT format('payment %s of customer %s', p.payment_no, p.customer_id) FROM billing.payment AS p
-             WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id),
-            format('payment id %s of customer %s', p_payment_id, p_customer_id))
-        ELSE billing.document_label(p_customer_id, p_credit_note_id)
-    END
+BEGIN
+    IF p_payment_id IS NULL THEN
+        RETURN billing.document_label(p_customer_id, p_credit_note_id);
+    END IF;
+    RETURN coalesce(
+        (SELECT format('payment %s of customer %s', p.payment_no, p.customer_id) FROM billing.payment AS p
+         WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id),
+        format('payment id %s of customer %s', p_payment_id, p_customer_id));
+END
 $$;
 
 COMMENT ON FUNCTION billing.source_label(bigint, bigint, bigint) IS
@@ -349,9 +351,11 @@ COMMENT ON FUNCTION billing.allocate(bigint, bigint, bigint, bigint, numeric, te
 CREATE OR REPLACE FUNCTION billing.allocate_payment(
     p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL
 ) RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-    SELECT billing.allocate(p_customer_id, billing.require(p_payment_id, 'p_payment_id'), NULL, p_invoice_id, p_amount)
+BEGIN
+    RETURN billing.allocate(p_customer_id, billing.require(p_payment_id, 'p_payment_id'), NULL, p_invoice_id, p_amount);
+END
 $$;
 
 COMMENT ON FUNCTION billing.allocate_payment(bigint, bigint, bigint, numeric) IS
@@ -361,9 +365,12 @@ COMMENT ON FUNCTION billing.allocate_payment(bigint, bigint, bigint, numeric) IS
 CREATE OR REPLACE FUNCTION billing.apply_credit_note(
     p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL
 ) RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-    SELECT billing.allocate(p_customer_id, NULL, billing.require(p_credit_note_id, 'p_credit_note_id'), p_invoice_id, p_amount)
+BEGIN
+    RETURN billing.allocate(p_customer_id, NULL, billing.require(p_credit_note_id, 'p_credit_note_id'), p_invoice_id,
+        p_amount);
+END
 $$;
 
 COMMENT ON FUNCTION billing.apply_credit_note(bigint, bigint, bigint, numeric) IS

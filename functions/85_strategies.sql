@@ -29,12 +29,15 @@ COMMENT ON FUNCTION billing.lock_payment(bigint, bigint) IS
 
 CREATE OR REPLACE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text)
 RETURNS TABLE (invoice_id bigint, open_amount numeric, due date, issued_at timestamptz, invoice_no text)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency');
     -- The open items first, through invoice_balance_open_amount_idx (MATERIALIZED: the planner may not start from
     -- the invoices, whose number grows with paid history; it did, misjudging kind and currency).
-    WITH open_balance AS MATERIALIZED (
+    RETURN QUERY WITH open_balance AS MATERIALIZED (
         SELECT b.customer_id, b.invoice_id, b.total - b.allocated AS open_amount
         FROM billing.invoice_balance AS b
         WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
@@ -42,14 +45,12 @@ AS $$
     SELECT b.invoice_id, b.open_amount, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
     FROM open_balance AS b
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-    WHERE i.kind = 'invoice' AND i.currency = p_currency
-        -- Checked once, before any row is read (22004 for a NULL argument, even when nothing is open).
-        AND billing.require(p_customer_id, 'p_customer_id') IS NOT NULL
-        AND billing.require(p_currency, 'p_currency') IS NOT NULL
+    WHERE i.kind = 'invoice' AND i.currency = p_currency AND i.customer_id = p_customer_id
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d
-            WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
-        )
+            WHERE d.customer_id = p_customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
+        );
+END
 $$;
 
 COMMENT ON FUNCTION billing.open_invoices(bigint, text) IS

@@ -21,13 +21,13 @@ CREATE OR REPLACE FUNCTION billing.refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_ARGV[0], TG_OP));
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION billing.refuse_change() IS
-'Row trigger for append-only history: UPDATE and DELETE are refused (PB001).';
+'Row trigger for append-only history (its argument: the table''s name): UPDATE and DELETE are refused (PB001).';
 
 CREATE OR REPLACE FUNCTION billing.refund_part_booked() RETURNS trigger
 LANGUAGE plpgsql
@@ -130,7 +130,7 @@ FOR EACH ROW EXECUTE FUNCTION billing.refund_rules();
 
 CREATE OR REPLACE TRIGGER t10_refund_part_rules
 BEFORE UPDATE OR DELETE ON billing.refund_part
-FOR EACH ROW EXECUTE FUNCTION billing.refuse_change();
+FOR EACH ROW EXECUTE FUNCTION billing.refuse_change('refund_part');
 
 CREATE OR REPLACE TRIGGER t20_refund_part_booked
 AFTER INSERT ON billing.refund_part

@@ -50,10 +50,11 @@ COMMENT ON FUNCTION billing.chain_time(timestamptz) IS
 -- (keys sorted, numbers with their scale as stored), time stamps in UTC with microseconds, dates as YYYY-MM-DD, so
 -- the text does not depend on the session's TimeZone or DateStyle.
 CREATE OR REPLACE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT CASE
+BEGIN
+    RETURN (SELECT CASE
         WHEN p_entry IN ('invoice', 'credit_note') THEN (
             SELECT jsonb_build_object(
                 'entry', p_entry,
@@ -95,13 +96,19 @@ AS $$
                         ) ORDER BY l.line_no), '[]'::jsonb)
                         FROM billing.invoice_line AS l
                         -- one join per subtype table (at most one row each): a subquery per line and table
-                        -- cost four times as much when every issue hashes its lines
-                        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
-                        WHERE l.customer_id = i.customer_id AND l.invoice_id = i.invoice_id
+                        -- cost four times as much when every issue hashes its lines. Every table is filtered
+                        -- by the customer, so that on Citus the query stays on the customer's shards.
+                        LEFT JOIN billing.invoice_product_line AS p
+                            ON p.customer_id = p_customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
+                        LEFT JOIN billing.invoice_fee_line AS f
+                            ON f.customer_id = p_customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
+                        LEFT JOIN billing.invoice_discount_line AS d
+                            ON d.customer_id = p_customer_id AND d.invoice_id = l.invoice_id AND d.line_no = l.line_no
+                        LEFT JOIN billing.invoice_tax_line AS t
+                            ON t.customer_id = p_customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
+                        LEFT JOIN billing.invoice_memo_line AS m
+                            ON m.customer_id = p_customer_id AND m.invoice_id = l.invoice_id AND m.line_no = l.line_no
+                        WHERE l.customer_id = p_customer_id AND l.invoice_id = i.invoice_id
                     )
                     ELSE (
                         SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -112,7 +119,7 @@ AS $$
                             'amount', c.amount
                         ) ORDER BY c.line_no), '[]'::jsonb)
                         FROM billing.credit_note_line AS c
-                        WHERE c.customer_id = i.customer_id AND c.credit_note_id = i.invoice_id
+                        WHERE c.customer_id = p_customer_id AND c.credit_note_id = i.invoice_id
                     )
                 END
             )::text
@@ -156,7 +163,7 @@ AS $$
                         'amount', rp.amount
                     ) ORDER BY rp.part_no), '[]'::jsonb)
                     FROM billing.refund_part AS rp
-                    WHERE rp.customer_id = r.customer_id AND rp.refund_id = r.refund_id
+                    WHERE rp.customer_id = p_customer_id AND rp.refund_id = r.refund_id
                 )
             )::text
             FROM billing.refund AS r
@@ -180,7 +187,8 @@ AS $$
             FROM billing.allocation AS a
             WHERE a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
         )
-    END
+    END);
+END
 $$;
 
 COMMENT ON FUNCTION billing.chain_content(bigint, text, bigint) IS
@@ -193,43 +201,33 @@ COMMENT ON FUNCTION billing.chain_content(bigint, text, bigint) IS
 CREATE OR REPLACE FUNCTION billing.chain_of(
     p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT c.chain, c.scope
-    FROM (
+BEGIN
+    -- One query per kind of entry, each on one table of the customer: on Citus, Citus checks that a call delegated to
+    -- the customer's node reads only that customer's shards, and a join with a lookup table hides the customer.
+    IF p_entry IN ('invoice', 'credit_note') THEN
         -- A document's number without its trailing number: the series prefix (global) or prefix-customer.
-        SELECT
-            regexp_replace(i.invoice_no, '-[0-9]+$', '') AS chain,
-            CASE WHEN regexp_replace(i.invoice_no, '-[0-9]+$', '') = s.prefix THEN 'global' ELSE 'per_customer' END
-            AS scope
+        SELECT regexp_replace(i.invoice_no, '-[0-9]+$', '') INTO chain
         FROM billing.invoice AS i
-        INNER JOIN billing.document_series AS s ON i.kind = s.series
-        WHERE
-            p_entry IN ('invoice', 'credit_note') AND i.customer_id = p_customer_id AND i.invoice_id = p_entry_id
-            AND i.kind = p_entry AND i.invoice_no IS NOT NULL
-        UNION ALL
-        SELECT
-            'payments' AS chain,
-            'per_customer' AS scope
-        FROM billing.payment AS p
-        WHERE p_entry = 'payment' AND p.customer_id = p_customer_id AND p.payment_id = p_entry_id
-        UNION ALL
-        SELECT
-            'refunds' AS chain,
-            'per_customer' AS scope
-        FROM billing.refund AS r
-        WHERE p_entry = 'refund' AND r.customer_id = p_customer_id AND r.refund_id = p_entry_id
-        UNION ALL
-        SELECT
-            CASE
+        WHERE i.customer_id = p_customer_id AND i.invoice_id = p_entry_id AND i.kind = p_entry AND i.invoice_no IS NOT NULL;
+        SELECT CASE WHEN s.prefix = chain THEN 'global' ELSE 'per_customer' END INTO scope
+        FROM billing.document_series AS s WHERE s.series = p_entry AND chain IS NOT NULL;
+    ELSIF p_entry = 'payment' THEN
+        SELECT 'payments', 'per_customer' INTO chain, scope
+        FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_id = p_entry_id;
+    ELSIF p_entry = 'refund' THEN
+        SELECT 'refunds', 'per_customer' INTO chain, scope
+        FROM billing.refund AS r WHERE r.customer_id = p_customer_id AND r.refund_id = p_entry_id;
+    ELSIF p_entry = 'allocation' THEN
+        SELECT CASE
                 WHEN a.payment_id IS NOT NULL THEN 'allocations from payment ' || a.payment_id
                 ELSE 'allocations from credit note ' || a.credit_note_id
-            END AS chain,
-            'per_customer' AS scope
-        FROM billing.allocation AS a
-        WHERE p_entry = 'allocation' AND a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
-    ) AS c
+            END, 'per_customer' INTO chain, scope
+        FROM billing.allocation AS a WHERE a.customer_id = p_customer_id AND a.allocation_id = p_entry_id;
+    END IF;
+END
 $$;
 
 COMMENT ON FUNCTION billing.chain_of(bigint, text, bigint) IS
@@ -380,10 +378,12 @@ CREATE OR REPLACE FUNCTION billing.verify_chain(p_customer_id bigint DEFAULT NUL
 RETURNS TABLE (
     chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, document text, problem text
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    WITH global_chain AS (
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY WITH global_chain AS (
         -- chains over all customers are verified whole: all of them, or those holding an entry of the customer
         SELECT g.chain FROM billing.global_chain_head AS g WHERE p_customer_id IS NULL
         UNION
@@ -579,7 +579,8 @@ AS $$
         FROM unlinked AS u
         CROSS JOIN LATERAL billing.chain_of(u.customer_id, u.entry, u.entry_id) AS o
     ) AS f
-    ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id
+    ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id;
+END
 $$;
 
 COMMENT ON FUNCTION billing.verify_chain(bigint) IS
@@ -590,10 +591,12 @@ COMMENT ON FUNCTION billing.verify_chain(bigint) IS
 
 CREATE OR REPLACE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL)
 RETURNS TABLE (chain text, customer_id bigint, link_no bigint, link_hash text, linked_at timestamptz)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY SELECT
         g.chain,
         NULL::bigint AS customer_id,
         g.link_no,
@@ -613,7 +616,8 @@ AS $$
     LEFT JOIN billing.chain_link AS l
         ON h.customer_id = l.customer_id AND h.chain = l.chain AND h.link_no = l.link_no
     WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
-    ORDER BY 2 NULLS FIRST, 1
+    ORDER BY 2 NULLS FIRST, 1;
+END
 $$;
 
 COMMENT ON FUNCTION billing.chain_heads(bigint) IS

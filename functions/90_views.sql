@@ -51,16 +51,24 @@ SELECT
     coalesce(w.written_off, 0) AS written_off
 FROM billing.invoice AS i
 LEFT JOIN billing.invoice_balance AS b ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-LEFT JOIN LATERAL (
-    SELECT sum(al.amount) AS paid
+-- grouped subqueries, not LATERAL ones: see invoice_line_summary
+LEFT JOIN (
+    SELECT
+        al.customer_id,
+        al.invoice_id,
+        sum(al.amount) AS paid
     FROM billing.allocation AS al
-    WHERE al.customer_id = i.customer_id AND al.invoice_id = i.invoice_id AND al.payment_id IS NOT NULL
-) AS a ON TRUE
-LEFT JOIN LATERAL (
-    SELECT sum(wo.amount) AS written_off
+    WHERE al.payment_id IS NOT NULL
+    GROUP BY al.customer_id, al.invoice_id
+) AS a ON i.customer_id = a.customer_id AND i.invoice_id = a.invoice_id
+LEFT JOIN (
+    SELECT
+        wo.customer_id,
+        wo.invoice_id,
+        sum(wo.amount) AS written_off
     FROM billing.write_off AS wo
-    WHERE wo.customer_id = i.customer_id AND wo.invoice_id = i.invoice_id
-) AS w ON TRUE
+    GROUP BY wo.customer_id, wo.invoice_id
+) AS w ON i.customer_id = w.customer_id AND i.invoice_id = w.invoice_id
 LEFT JOIN billing.invoice_cancellation AS c ON i.customer_id = c.customer_id AND i.invoice_id = c.invoice_id
 -- at most one open dispute per invoice (invoice_dispute_open_key)
 LEFT JOIN billing.invoice_dispute AS d
@@ -107,18 +115,20 @@ LEFT JOIN billing.invoice_fee_line AS f
 LEFT JOIN billing.invoice_tax_line AS t
     ON l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no = t.line_no
 LEFT JOIN billing.invoice_cancellation AS c ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id
-LEFT JOIN LATERAL (
+-- Grouped subqueries joined on the customer, not LATERAL ones: Citus then runs a query filtered by customer on
+-- that customer's shards alone (README, Scale-out), and PostgreSQL pushes the customer's filter into them.
+LEFT JOIN (
     SELECT
+        cl.customer_id,
+        cl.credited_invoice_id,
+        cl.credited_line_no,
         sum(cl.quantity) AS quantity,
         sum(cl.amount) AS amount
     FROM billing.credit_note_line AS cl
     INNER JOIN billing.invoice AS cn ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
-    WHERE
-        cl.customer_id = l.customer_id
-        AND cl.credited_invoice_id = l.invoice_id
-        AND cl.credited_line_no = l.line_no
-        AND cn.status = 'issued'
-) AS cr ON TRUE;
+    WHERE cn.status = 'issued'
+    GROUP BY cl.customer_id, cl.credited_invoice_id, cl.credited_line_no
+) AS cr ON l.customer_id = cr.customer_id AND l.invoice_id = cr.credited_invoice_id AND l.line_no = cr.credited_line_no;
 
 COMMENT ON VIEW billing.invoice_line_summary IS
 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes '
@@ -150,45 +160,59 @@ SELECT
         ELSE 'credited'
     END AS payment_status
 FROM billing.sales_order AS o
-LEFT JOIN LATERAL (
+-- grouped subqueries, not LATERAL ones: see invoice_line_summary
+LEFT JOIN (
     SELECT
-        sum(billing.round_money(l.quantity * l.unit_price, o.currency)) AS total,
-        sum(billing.round_money((l.quantity - l.billed_quantity) * l.unit_price, o.currency)) AS unbilled
+        l.customer_id,
+        l.order_id,
+        sum(billing.round_money(l.quantity * l.unit_price, so.currency)) AS total,
+        sum(billing.round_money((l.quantity - l.billed_quantity) * l.unit_price, so.currency)) AS unbilled
     FROM billing.order_line AS l
-    WHERE l.customer_id = o.customer_id AND l.order_id = o.order_id
-) AS ol ON TRUE
-LEFT JOIN LATERAL (
+    INNER JOIN billing.sales_order AS so ON l.customer_id = so.customer_id AND l.order_id = so.order_id
+    GROUP BY l.customer_id, l.order_id
+) AS ol ON o.customer_id = ol.customer_id AND o.order_id = ol.order_id
+LEFT JOIN (
     SELECT
+        c.customer_id,
+        c.order_id,
         sum(c.amount) AS total,
         sum(c.amount - c.billed_amount) AS unbilled
     FROM billing.order_charge AS c
-    WHERE c.customer_id = o.customer_id AND c.order_id = o.order_id
-) AS oc ON TRUE
-LEFT JOIN LATERAL (
+    GROUP BY c.customer_id, c.order_id
+) AS oc ON o.customer_id = oc.customer_id AND o.order_id = oc.order_id
+LEFT JOIN (
     SELECT
+        s.customer_id,
+        s.order_id,
         sum(s.amount) AS invoiced,
         sum(s.credited_amount) AS credited
     FROM billing.invoice_line_summary AS s
     INNER JOIN billing.invoice AS i ON s.customer_id = i.customer_id AND s.invoice_id = i.invoice_id
-    WHERE s.customer_id = o.customer_id AND s.order_id = o.order_id AND i.status = 'issued'
-) AS inv ON TRUE
-LEFT JOIN LATERAL (
+    WHERE i.status = 'issued'
+    GROUP BY s.customer_id, s.order_id
+) AS inv ON o.customer_id = inv.customer_id AND o.order_id = inv.order_id
+LEFT JOIN (
     -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that its
     -- product and fee lines make of all the invoice's (discounts and tax are spread with them), split by largest
     -- remainder among the parts (each order's, and fees of none), so the parts add up to the invoice exactly.
     SELECT
+        sh.customer_id,
+        sh.order_id,
         sum(sh.paid) AS paid,
         sum(sh.open_amount) AS open_amount
     FROM (
         SELECT
+            x.customer_id,
             x.order_id,
             x.paid_floor + x.unit * (
-                row_number() OVER (PARTITION BY x.invoice_id ORDER BY x.paid_exact - x.paid_floor DESC, x.order_id)
-                <= (x.paid - sum(x.paid_floor) OVER (PARTITION BY x.invoice_id)) / x.unit
+                row_number() OVER (
+                    PARTITION BY x.customer_id, x.invoice_id ORDER BY x.paid_exact - x.paid_floor DESC, x.order_id
+                ) <= (x.paid - sum(x.paid_floor) OVER (PARTITION BY x.customer_id, x.invoice_id)) / x.unit
             )::integer AS paid,
             x.open_floor + x.unit * (
-                row_number() OVER (PARTITION BY x.invoice_id ORDER BY x.open_exact - x.open_floor DESC, x.order_id)
-                <= (x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.invoice_id)) / x.unit
+                row_number() OVER (
+                    PARTITION BY x.customer_id, x.invoice_id ORDER BY x.open_exact - x.open_floor DESC, x.order_id
+                ) <= (x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.customer_id, x.invoice_id)) / x.unit
             )::integer AS open_amount
         FROM (
             SELECT
@@ -197,35 +221,37 @@ LEFT JOIN LATERAL (
                 trunc(y.open_exact, y.minor_units) AS open_floor
             FROM (
                 SELECT
+                    part.customer_id,
                     part.invoice_id,
                     part.order_id,
                     v.paid,
                     v.open_amount,
-                    v.paid * part.amount / sum(part.amount) OVER (PARTITION BY part.invoice_id) AS paid_exact,
-                    v.open_amount * part.amount / sum(part.amount) OVER (PARTITION BY part.invoice_id) AS open_exact,
+                    v.paid * part.amount / sum(part.amount) OVER (PARTITION BY part.customer_id, part.invoice_id)
+                    AS paid_exact,
+                    v.open_amount * part.amount / sum(part.amount) OVER (
+                        PARTITION BY part.customer_id, part.invoice_id
+                    ) AS open_exact,
                     m.minor_units,
                     trunc(power(10::numeric, -m.minor_units), m.minor_units) AS unit
                 FROM (
                     SELECT
+                        s.customer_id,
                         s.invoice_id,
                         s.order_id,
                         sum(s.amount) AS amount
                     FROM billing.invoice_line_summary AS s
-                    WHERE
-                        s.customer_id = o.customer_id AND s.line_type IN ('product', 'fee') AND s.invoice_id IN (
-                            SELECT b.invoice_id FROM billing.invoice_line_summary AS b
-                            WHERE b.customer_id = o.customer_id AND b.order_id = o.order_id
-                        )
-                    GROUP BY s.invoice_id, s.order_id
+                    WHERE s.line_type IN ('product', 'fee')
+                    GROUP BY s.customer_id, s.invoice_id, s.order_id
                 ) AS part
-                INNER JOIN billing.invoice_summary AS v ON part.invoice_id = v.invoice_id
-                CROSS JOIN LATERAL (SELECT billing.minor_units(v.currency) AS minor_units) AS m
-                WHERE v.customer_id = o.customer_id AND v.status = 'issued' AND v.total > 0
+                INNER JOIN billing.invoice_summary AS v
+                    ON part.customer_id = v.customer_id AND part.invoice_id = v.invoice_id
+                INNER JOIN billing.currency AS m ON v.currency = m.code
+                WHERE v.status = 'issued' AND v.total > 0
             ) AS y
         ) AS x
     ) AS sh
-    WHERE sh.order_id = o.order_id
-) AS pay ON TRUE;
+    GROUP BY sh.customer_id, sh.order_id
+) AS pay ON o.customer_id = pay.customer_id AND o.order_id = pay.order_id;
 
 COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '

@@ -9,10 +9,12 @@ CREATE OR REPLACE FUNCTION billing.verify_balances()
 RETURNS TABLE (
     check_name text, table_name text, keys jsonb, stored numeric, computed numeric, detail text
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    WITH credited_line AS (
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY WITH credited_line AS (
         -- What issued credit notes took back of each invoice line, and how many did.
         SELECT
             c.customer_id,
@@ -463,7 +465,8 @@ AS $$
         f.computed,
         f.detail
     FROM finding AS f
-    ORDER BY f.check_name, f.table_name, f.keys, f.detail
+    ORDER BY f.check_name, f.table_name, f.keys, f.detail;
+END
 $$;
 
 COMMENT ON FUNCTION billing.verify_balances() IS

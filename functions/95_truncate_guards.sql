@@ -11,7 +11,7 @@ BEGIN
         'payment_return', 'refund', 'refund_part', 'write_off', 'chain_link', 'chain_head', 'global_chain_head'
     ] LOOP
         EXECUTE format('CREATE OR REPLACE TRIGGER t05_%1$s_no_truncate BEFORE TRUNCATE ON billing.%1$I
-            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate()', v_table);
+            FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate(%1$L)', v_table);
     END LOOP;
 END
 $$;

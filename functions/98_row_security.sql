@@ -61,24 +61,28 @@ COMMENT ON FUNCTION billing.session_all_customers() IS
 '42501 inside an API function: the session names no customer.';
 
 -- One policy per customer-owned table (those with a customer_id column), created on the migrate that finds it
--- missing, so tables added later get theirs (and row security, when it is on); the others are left alone: a
--- policy's creation locks its table. A changed policy needs a migration (as 0018 for this expression).
+-- missing, so tables added later get theirs (and row security, when it is on), and altered on the migrate that
+-- finds it different (migration 0018's expression called session_all_customers in a scalar subquery, which Citus
+-- refuses in a policy); the others are left alone: creating or altering a policy locks its table.
 DO $$
 DECLARE
     v_table regclass;
+    v_expression text;
     v_on boolean := (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c WHERE c.oid = 'billing.customer'::regclass);
 BEGIN
-    FOR v_table IN
-        SELECT c.oid FROM pg_catalog.pg_class AS c
+    FOR v_table, v_expression IN
+        SELECT c.oid, pg_catalog.pg_get_expr(p.polqual, p.polrelid)
+        FROM pg_catalog.pg_class AS c
+        LEFT JOIN pg_catalog.pg_policy AS p ON p.polrelid = c.oid AND p.polname = 'customer_isolation'
         WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind IN ('r', 'p')
             AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                 WHERE a.attrelid = c.oid AND a.attname = 'customer_id' AND NOT a.attisdropped)
     LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy AS p
-            WHERE p.polrelid = v_table AND p.polname = 'customer_isolation') THEN
-            EXECUTE format('CREATE POLICY customer_isolation ON %s '
-                'USING (customer_id = billing.session_customer() OR (SELECT billing.session_all_customers()))',
-                v_table);
+        IF v_expression IS DISTINCT FROM
+            '((customer_id = billing.session_customer()) OR billing.session_all_customers())' THEN
+            EXECUTE format('%s POLICY customer_isolation ON %s '
+                'USING (customer_id = billing.session_customer() OR billing.session_all_customers())',
+                CASE WHEN v_expression IS NULL THEN 'CREATE' ELSE 'ALTER' END, v_table);
         END IF;
         IF v_on AND NOT (SELECT c.relrowsecurity FROM pg_catalog.pg_class AS c WHERE c.oid = v_table) THEN
             EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', v_table);

@@ -62,6 +62,7 @@ D = Decimal
 
 # The scope of every number series in this run: global (INV-000001) or per_customer (INV-7-000001).
 NUMBERING = os.environ.get("PGBILLING_TEST_NUMBERING", "global")
+CITUS = os.environ.get("PGBILLING_TEST_CITUS") == "1"  # the suite runs on a real Citus cluster (tests/citus.py)
 
 
 def doc_no(prefix: str, n: int, customer: int) -> str:
@@ -69,12 +70,23 @@ def doc_no(prefix: str, n: int, customer: int) -> str:
     return f"{prefix}-{customer}-{n:06d}" if NUMBERING == "per_customer" else f"{prefix}-{n:06d}"
 
 
-def wait_until_blocked(conn: psycopg.Connection, limit_s: float = 60) -> None:
-    """Return once another backend of this database waits on a lock. Polls; fails (rather than hangs)
-    when none does within limit_s, which means the lock the test relies on was never taken."""
+def lock_waits(conn: psycopg.Connection) -> int:
+    """How many other sessions of this database wait on a lock: on every node of a Citus cluster, where a call
+    runs on the node of its customer."""
+    if CITUS:
+        query = ("SELECT count(DISTINCT global_pid) FROM citus_stat_activity WHERE wait_event_type = 'Lock'"
+                 " AND datname = current_database() AND global_pid <> citus_backend_gpid()")
+    else:
+        query = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                 " AND datname = current_database() AND pid <> pg_backend_pid()")
+    return conn.execute(query).fetchone()[0]
+
+
+def wait_until_blocked(conn: psycopg.Connection, limit_s: float = 60, sessions: int = 1) -> None:
+    """Return once another session (or as many as given) of this database waits on a lock. Polls; fails (rather
+    than hangs) when none does within limit_s, which means the lock the test relies on was never taken."""
     deadline = time.monotonic() + limit_s
-    while not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                           " AND datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]:
+    while lock_waits(conn) < sessions:
         assert time.monotonic() < deadline, "no other session blocked on a lock"
 
 

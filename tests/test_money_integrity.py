@@ -5,7 +5,6 @@ with the goods, and reference data keeps its meaning. One test per finding of th
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -132,10 +131,7 @@ def test_a_refund_never_locks_a_payment_that_opened_after_it_started(db, db_url,
         api.unallocate(c, alloc)  # P1 is open now
         b = threading.Thread(target=refund, args=("b", 5))
         b.start()
-        deadline = time.monotonic() + 60
-        while control.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                              " AND datname = current_database()").fetchone()[0] < 2:
-            assert time.monotonic() < deadline, "refund B never waited for P2"
+        wait_until_blocked(control, sessions=2)  # B waits for P2 too
         control.execute("SELECT pg_advisory_unlock(4242)")
         a.join()
         b.join()

@@ -1,16 +1,16 @@
 """Ready to shard by customer on Citus: the catalog follows Citus' rules for distributed tables, number series can
-be kept per customer, and scale_out/distribute.sql does what README says (run here with stand-ins for Citus)."""
+be kept per customer, and distributing refuses a database without Citus. What distributing does on a real cluster,
+tests/test_citus.py checks there (PGBILLING_TEST_CITUS=1)."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 
 import psycopg
 import pytest
 from helpers import Api, refused, run_together, snapshot
 
-from pgbilling import paths, server
+from pgbilling import paths
 
 # Customer-owned tables: those with a customer_id column; the others are lookup tables.
 OWNED = """
@@ -195,73 +195,6 @@ def test_customer_id_of_a_row_never_changes(db, api, shop) -> None:
             db.execute(f"UPDATE {table} SET customer_id = {new_value} WHERE ctid = (SELECT ctid FROM {table} WHERE {which} LIMIT 1)",
                        {"nobody": nobody, "unused": unused})
         assert snapshot(db) == before, f"{table}: a refused change of customer_id changed something"
-
-
-# Stand-ins for Citus' functions: they record each call and refuse, as Citus does, a table registered twice, a table
-# distributed before a table it refers to or the table it is co-located with, and a function before that table.
-CITUS_STAND_INS = """
-CREATE TABLE public.citus_call (call_no serial, call text, target text, colocate_with text);
-CREATE FUNCTION public.registered(p_table regclass) RETURNS boolean LANGUAGE sql
-AS $$ SELECT EXISTS (SELECT FROM public.citus_call WHERE target = p_table::text AND call <> 'function') $$;
-CREATE FUNCTION public.create_reference_table(p_table regclass) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF public.registered(p_table) THEN RAISE EXCEPTION '% is registered already', p_table; END IF;
-    INSERT INTO public.citus_call (call, target) VALUES ('reference', p_table::text);
-END $$;
-CREATE FUNCTION public.create_distributed_table(p_table regclass, p_column text, colocate_with text DEFAULT 'default')
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF public.registered(p_table) THEN RAISE EXCEPTION '% is registered already', p_table; END IF;
-    IF colocate_with <> 'default' AND NOT public.registered(colocate_with::regclass) THEN
-        RAISE EXCEPTION '% is co-located with % before it is distributed', p_table, colocate_with;
-    END IF;
-    IF EXISTS (SELECT FROM pg_constraint WHERE contype = 'f' AND conrelid = p_table AND confrelid <> p_table
-               AND NOT public.registered(confrelid::regclass)) THEN
-        RAISE EXCEPTION '% refers to a table not registered yet', p_table;
-    END IF;
-    INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('distributed ' || p_column, p_table::text, colocate_with);
-END $$;
-CREATE FUNCTION public.create_distributed_function(
-    p_function regprocedure, p_argument text DEFAULT NULL, colocate_with text DEFAULT 'default'
-) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF colocate_with <> 'default' AND NOT public.registered(colocate_with::regclass) THEN
-        RAISE EXCEPTION '% is co-located with % before it is distributed', p_function, colocate_with;
-    END IF;
-    INSERT INTO public.citus_call (call, target, colocate_with) VALUES ('function', p_function::text, p_argument);
-END $$;
-"""
-
-
-def test_distribute_script_makes_every_call_citus_needs_in_a_valid_order(db, db_url) -> None:
-    db.execute(CITUS_STAND_INS)
-    done = subprocess.run([str(server.bin_path("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "citus_stand_ins=1",
-                           "-f", str(paths.DISTRIBUTE_SCRIPT), db_url], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    calls = db.execute("SELECT call, target, colocate_with FROM public.citus_call ORDER BY call_no").fetchall()
-    owned = {r[0] for r in db.execute(f"SELECT oid::regclass::text FROM ({OWNED}) AS o")}
-    lookups = {r[0] for r in db.execute(
-        "SELECT oid::regclass::text FROM pg_class WHERE relnamespace = 'billing'::regnamespace AND relkind = 'r'")} - owned
-    assert [t for call, t, _ in calls if call == "reference"] == sorted(lookups)
-    distributed = [(t, w) for call, t, w in calls if call == "distributed customer_id"]
-    assert sorted(t for t, _ in distributed) == sorted(owned)
-    assert distributed[0] == ("billing.customer", "default")
-    assert all(w == "billing.customer" for _, w in distributed[1:])
-    position = {t: n for n, (t, _) in enumerate(distributed)}
-    late = db.execute("""
-        SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
-        WHERE contype = 'f' AND connamespace = 'billing'::regnamespace AND conrelid <> confrelid""").fetchall()
-    assert [(child, parent) for child, parent in late
-            if parent in position and position[parent] > position[child]] == [], "a table distributed before its parent"
-    functions = {t: argument for call, t, argument in calls if call == "function"}
-    expected = dict(db.execute(
-        "SELECT oid::regprocedure::text, CASE WHEN proargnames[1] = 'p_customer_id' THEN 'p_customer_id' END"
-        " FROM pg_proc WHERE pronamespace = 'billing'::regnamespace AND prokind = 'f' AND prorettype <> 'trigger'::regtype"
-    ).fetchall())
-    assert functions == expected  # every function reaches the workers; by customer when it takes one first
-    assert functions["billing.record_payment(bigint,text,numeric,text,timestamp with time zone,text,text)"] == "p_customer_id"
-    assert functions["billing.round_money(numeric,text)"] is None
-    assert db.execute("SELECT DISTINCT scope FROM billing.document_series").fetchall() == [("per_customer",)]
 
 
 def test_distribute_command_refuses_a_database_without_citus(db_url) -> None:

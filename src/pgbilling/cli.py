@@ -120,12 +120,7 @@ def cmd_psql(url: str, extra: list[str]) -> None:
 
 
 def cmd_distribute(url: str) -> None:
-    """Run scale_out/distribute.sql with psql; it refuses (55000) a database without the citus extension."""
-    psql = shutil.which("psql") or str(server.bin_path("psql"))
-    args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-f", str(paths.DISTRIBUTE_SCRIPT), url]
-    done = subprocess.run([psql, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise UserError(f"distribute failed:\n{done.stderr.strip()}")
+    migrate.distribute(url)
     out.print("distributed by customer_id: lookup tables are reference tables, number series are kept per customer")
 
 

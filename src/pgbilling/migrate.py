@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+import sqlparse
 from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
@@ -19,7 +22,7 @@ from yoyo.backends.base import DatabaseBackend
 from yoyo.exceptions import LockTimeout
 from yoyo.migrations import Migration
 
-from pgbilling import paths
+from pgbilling import paths, server
 from pgbilling.db import connect
 from pgbilling.errors import UserError
 
@@ -125,12 +128,14 @@ def _refuse_edited_history(states: list[MigrationState]) -> None:
 
 
 def apply_functions(url: str, functions_dir: Path = paths.FUNCTIONS) -> list[str]:
-    """Re-apply every functions/*.sql file, in file-name order, in one transaction."""
+    """Re-apply every functions/*.sql file, in file-name order, in one transaction, statement by statement: Citus
+    forwards the text of a DDL statement on a distributed table to the workers, which take one statement only."""
     files = sorted(functions_dir.glob("*.sql"))
     with connect(url) as conn:
         for path in files:
             try:
-                conn.execute(path.read_text(encoding="utf-8"))
+                for statement in sqlparse.split(path.read_text(encoding="utf-8")):
+                    conn.execute(statement)
             except psycopg.Error as exc:
                 raise UserError(
                     f"functions/{path.name} failed:\n{sql_error(exc)}\n"
@@ -172,7 +177,19 @@ def migrate(
             console.print("no pending migrations")
         names = apply_functions(url, functions_dir)
         console.print(f"applied {len(names)} function files" + (f": {', '.join(names)}" if names else ""))
+        if _distributed(url):
+            distribute(url)
+            console.print("distributed what was new (the database is distributed on Citus)")
     return done
+
+
+def _distributed(url: str) -> bool:
+    """Whether the database is distributed on Citus (scale_out/distribute.sql ran)."""
+    with connect(url) as conn:
+        if conn.execute("SELECT to_regclass('pg_catalog.pg_dist_partition')").fetchone()[0] is None:
+            return False
+        return conn.execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition"
+                            " WHERE logicalrelid = to_regclass('billing.customer'))").fetchone()[0]
 
 
 # What a rollback would drop, found by rehearsing it: every step it would take runs, newest first, in one transaction
@@ -335,3 +352,12 @@ def rollback(
 def break_lock(url: str) -> None:
     with _backend(url) as backend:
         backend.break_lock()
+
+
+def distribute(url: str) -> None:
+    """Run scale_out/distribute.sql with psql; it refuses (55000) a database without the citus extension."""
+    psql = shutil.which("psql") or str(server.bin_path("psql"))
+    args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-f", str(paths.DISTRIBUTE_SCRIPT), url]
+    done = subprocess.run([psql, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UserError(f"distribute failed:\n{done.stderr.strip()}")
