@@ -238,6 +238,8 @@ DECLARE
     }';
     v_problem text;
     v_invoice_id bigint;
+    v_description text;
+    r record;
 BEGIN
     PERFORM billing.require(p_customer_id, 'p_customer_id');
     SELECT CASE WHEN jsonb_typeof(billing.require(p_lines, 'p_lines')) <> 'array' OR p_lines = '[]'
@@ -297,71 +299,64 @@ BEGIN
     END IF;
 
     v_invoice_id := billing.create_invoice(p_customer_id, p_currency, p_due_date);
-    -- All lines and their subtype rows in one statement, priced as the add_*_line functions price them: a product
-    -- at its order line's unit price, a discount stored negative, a tax line by default on the lines before it.
-    WITH given AS (
-        SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price,
-            CASE e.line ->> 'type'
-                WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
-                WHEN 'fee' THEN (e.line ->> 'amount')::numeric
-                WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
-                WHEN 'memo' THEN 0
-            END AS amount,
-            CASE e.line ->> 'type'
-                WHEN 'product' THEN pr.name
-                WHEN 'fee' THEN coalesce(e.line ->> 'description', fe.name)
-                WHEN 'discount' THEN e.line ->> 'description'
-                WHEN 'tax' THEN ta.name
-            END AS description
-        FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
-        LEFT JOIN billing.order_line AS ol
-            ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
-            AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
-        LEFT JOIN billing.product AS pr ON pr.product_id = ol.product_id
-        LEFT JOIN billing.fee AS fe ON fe.fee_code = e.line ->> 'fee_code'
-        LEFT JOIN billing.tax_authority AS ta ON ta.tax_code = e.line ->> 'tax_code'
-    ),
-    priced AS (
+    -- Each line and its subtype row, priced as the add_*_line functions price them: a product at its order line's
+    -- unit price, a discount stored negative, a tax line by default on the lines before it. One INSERT per row, and
+    -- names looked up apart: on Citus every statement stays on the customer's node, and a join of a customer's
+    -- table with a lookup table fails Citus' check that a delegated call reads that customer only.
+    FOR r IN
+        WITH given AS (
+            SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price, ol.product_id,
+                CASE e.line ->> 'type'
+                    WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
+                    WHEN 'fee' THEN (e.line ->> 'amount')::numeric
+                    WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
+                    WHEN 'memo' THEN 0
+                END AS amount
+            FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+            LEFT JOIN billing.order_line AS ol
+                ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
+                AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
+        )
         -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
-        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description, g.amount,
-            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
+        SELECT g.*, coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
         FROM given AS g
-    ),
-    line AS (
+        ORDER BY g.line_no
+    LOOP
+        v_description := CASE r.line_type
+            WHEN 'product' THEN (SELECT pr.name FROM billing.product AS pr WHERE pr.product_id = r.product_id)
+            WHEN 'fee' THEN coalesce(r.line ->> 'description',
+                (SELECT fe.name FROM billing.fee AS fe WHERE fe.fee_code = r.line ->> 'fee_code'))
+            WHEN 'discount' THEN r.line ->> 'description'
+            WHEN 'tax' THEN (SELECT ta.name FROM billing.tax_authority AS ta WHERE ta.tax_code = r.line ->> 'tax_code')
+        END;
         INSERT INTO billing.invoice_line (
             customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
-        )
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
-            p.unit_price,
-            coalesce(p.amount, billing.round_money(p.taxable * (p.line ->> 'rate')::numeric, p_currency)),
-            p.description
-        FROM priced AS p
-    ),
-    product AS (
-        INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'order_id')::bigint,
-            (p.line ->> 'order_line_no')::integer
-        FROM priced AS p WHERE p.line_type = 'product'
-    ),
-    fee AS (
-        INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'fee_code', (p.line ->> 'order_id')::bigint,
-            (p.line ->> 'order_charge_no')::integer
-        FROM priced AS p WHERE p.line_type = 'fee'
-    ),
-    discount AS (
-        INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'applies_to_line_no')::integer
-        FROM priced AS p WHERE p.line_type = 'discount'
-    ),
-    tax AS (
-        INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'tax_code', (p.line ->> 'rate')::numeric, p.taxable
-        FROM priced AS p WHERE p.line_type = 'tax'
-    )
-    INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
-    SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'text'
-    FROM priced AS p WHERE p.line_type = 'memo';
+        ) VALUES (
+            p_customer_id, v_invoice_id, r.line_no, r.line_type, coalesce((r.line ->> 'quantity')::numeric, 1),
+            r.unit_price, coalesce(r.amount, billing.round_money(r.taxable * (r.line ->> 'rate')::numeric, p_currency)),
+            v_description
+        );
+        CASE r.line_type
+            WHEN 'product' THEN
+                INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, (r.line ->> 'order_id')::bigint,
+                    (r.line ->> 'order_line_no')::integer);
+            WHEN 'fee' THEN
+                INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'fee_code', (r.line ->> 'order_id')::bigint,
+                    (r.line ->> 'order_charge_no')::integer);
+            WHEN 'discount' THEN
+                INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, (r.line ->> 'applies_to_line_no')::integer);
+            WHEN 'tax' THEN
+                INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'tax_code', (r.line ->> 'rate')::numeric,
+                    r.taxable);
+            ELSE
+                INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'text');
+        END CASE;
+    END LOOP;
     PERFORM billing.issue_invoice(p_customer_id, v_invoice_id);
     RETURN v_invoice_id;
 END

@@ -369,11 +369,11 @@ DECLARE
 BEGIN
     SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
         FROM billing.invoice_line_summary AS s
-        JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
+        JOIN billing.invoice AS i ON i.customer_id = NEW.customer_id AND i.invoice_id = s.invoice_id
         WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
             AND EXISTS (
                 SELECT FROM billing.invoice_line_summary AS o
-                WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
+                WHERE o.customer_id = NEW.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
             AND s.has_credit_left;
     -- The payments that paid those invoices, before they are voided; and those that paid an invoice billing
@@ -381,7 +381,7 @@ BEGIN
     SELECT array_agg(DISTINCT a.payment_id),
         array_agg(DISTINCT a.payment_id) FILTER (WHERE EXISTS (
             SELECT FROM billing.invoice_line_summary AS o
-            WHERE o.customer_id = a.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
+            WHERE o.customer_id = NEW.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
                 AND o.order_id IS DISTINCT FROM NEW.order_id
         ))
     INTO v_payment_ids, v_shared_payment_ids
@@ -408,20 +408,21 @@ BEGIN
     -- refunded and canceled, same time and reason. One that also pays other invoices keeps those allocations,
     -- and one that paid an invoice billing other things too keeps what it paid here as its open credit.
     FOR v_payment IN
-        SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        SELECT p.payment_id, p.currency, p.method_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit
         FROM billing.payment AS p
-        JOIN billing.payment_method AS m ON m.method_id = p.method_id
-        JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        JOIN billing.payment_balance AS b ON b.customer_id = NEW.customer_id AND b.payment_id = p.payment_id
         WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
             AND p.payment_id <> ALL(coalesce(v_shared_payment_ids, '{}'))
             AND NOT EXISTS (
                 SELECT FROM billing.payment_cancellation AS pc
-                WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
+                WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = p.payment_id
             )
         ORDER BY p.payment_id
     LOOP
         IF v_payment.open_credit > 0 THEN
-            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit, v_payment.method,
+            -- (the method's code apart: on Citus a customer's table joined with a lookup table fails Citus' check)
+            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit,
+                (SELECT m.code FROM billing.payment_method AS m WHERE m.method_id = v_payment.method_id),
                 NEW.cancel_reason, v_payment.payment_id);
         END IF;
         INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)

@@ -39,12 +39,14 @@ CREATE OR REPLACE FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoi
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_dispute_no integer;
 BEGIN
+    SELECT coalesce(max(d.dispute_no), 0) + 1 INTO v_dispute_no FROM billing.invoice_dispute AS d
+    WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id;
     INSERT INTO billing.invoice_dispute (customer_id, invoice_id, dispute_no, reason)
     VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
-        (SELECT coalesce(max(d.dispute_no), 0) + 1 FROM billing.invoice_dispute AS d
-         WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id),
-        billing.require(p_reason, 'p_reason'));
+        v_dispute_no, billing.require(p_reason, 'p_reason'));
 END
 $$;
 
