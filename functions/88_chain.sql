@@ -382,159 +382,171 @@ LANGUAGE plpgsql
 STABLE
 AS $$
 #variable_conflict use_column
+DECLARE
+    v_owners bigint [];     -- the customers whose own chains are verified; NULL: the global chains
+    v_global text [];       -- the global chains to verify, whole
+    v_owner bigint;
+    v_rows refcursor;
+    v_row record;
+    v_last record;          -- the last link read of v_chain; where a problem found is named
+    v_chain text;           -- the chain being read
+    v_count bigint;         -- its links read so far
+    v_previous bytea;       -- link_hash of its last link read (32 zero bytes before link 1)
+    v_done boolean;         -- its first problem is found, or its head is checked
+    v_content text;
+    v_problem text;
+    v_found jsonb := '[]';  -- every problem found, labeled and sorted at the end
 BEGIN
-    RETURN QUERY WITH global_chain AS (
-        -- chains over all customers are verified whole: all of them, or those holding an entry of the customer
-        SELECT g.chain FROM billing.global_chain_head AS g WHERE p_customer_id IS NULL
-        UNION
-        SELECT l.chain FROM billing.chain_link AS l
-        WHERE l.scope = 'global' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
-    ),
+    -- Citus (README, Scale-out) refuses a function that reads tables (chain_content, chain_of, the labels) inside
+    -- a query that runs on a shard. So the chains are read customer by customer, with queries filtered by the
+    -- customer (on its shards only, as a call delegated to its node must), and checked here, link by link; what
+    -- is found is gathered in v_found, then labeled and sorted.
+    IF p_customer_id IS NULL THEN
+        -- Not only the rows of billing.customer: a customer deleted behind the triggers leaves links to verify.
+        v_owners := ARRAY(
+            SELECT l.customer_id FROM billing.chain_link AS l
+            UNION
+            SELECT h.customer_id FROM billing.chain_head AS h
+            UNION
+            SELECT i.customer_id FROM billing.invoice AS i WHERE i.status = 'issued'
+            UNION
+            SELECT p.customer_id FROM billing.payment AS p
+            UNION
+            SELECT r.customer_id FROM billing.refund AS r
+            UNION
+            SELECT a.customer_id FROM billing.allocation AS a
+            ORDER BY 1
+        );
+        v_global := ARRAY(
+            SELECT g.chain FROM billing.global_chain_head AS g
+            UNION
+            SELECT l.chain FROM billing.chain_link AS l WHERE l.scope = 'global'
+        );
+    ELSE
+        v_owners := ARRAY[p_customer_id];
+        v_global := ARRAY(
+            SELECT DISTINCT l.chain FROM billing.chain_link AS l
+            WHERE l.customer_id = p_customer_id AND l.scope = 'global'
+        );
+    END IF;
+    IF cardinality(v_global) > 0 THEN
+        v_owners := v_owners || NULL::bigint;
+    END IF;
 
-    link AS (
-        SELECT
-            l.customer_id AS chain_owner,
-            l.customer_id,
-            l.chain,
-            l.link_no,
-            l.entry,
-            l.entry_id,
-            l.content_hash,
-            l.link_hash
-        FROM billing.chain_link AS l
-        WHERE l.scope = 'per_customer' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
-        UNION ALL
-        SELECT
-            NULL::bigint AS chain_owner,
-            l.customer_id,
-            l.chain,
-            l.link_no,
-            l.entry,
-            l.entry_id,
-            l.content_hash,
-            l.link_hash
-        FROM billing.chain_link AS l
-        WHERE l.scope = 'global' AND l.chain IN (SELECT gc.chain FROM global_chain AS gc)
-    ),
-
-    checked AS (
-        SELECT
-            k.*,
-            row_number() OVER w AS expected_no,
-            lag(k.link_hash) OVER w AS previous_hash,
-            billing.chain_content(k.customer_id, k.entry, k.entry_id) AS content
-        FROM link AS k
-        WINDOW w AS (PARTITION BY k.chain_owner, k.chain ORDER BY k.link_no, k.customer_id)
-    ),
-
-    link_problem AS (
-        SELECT DISTINCT ON (c.chain_owner, c.chain)
-            c.chain_owner,
-            c.chain,
-            c.link_no,
-            c.customer_id,
-            c.entry,
-            c.entry_id,
-            c.problem
-        FROM (
-            SELECT
-                c.*,
-                CASE
-                    WHEN c.link_no > c.expected_no THEN format('link %s is missing', c.expected_no)
-                    WHEN c.link_no < c.expected_no THEN format('link %s is there twice', c.link_no)
-                    WHEN c.content IS NULL THEN 'the entry is gone'
-                    WHEN sha256(convert_to(c.content, 'UTF8')) <> c.content_hash
+    FOREACH v_owner IN ARRAY v_owners LOOP
+        -- The links of each chain in order, then its head; customer_id of a head: the chain's owner.
+        IF v_owner IS NOT NULL THEN
+            OPEN v_rows FOR
+                SELECT
+                    l.chain, l.link_no, l.customer_id, l.entry, l.entry_id, l.content_hash, l.link_hash,
+                    FALSE AS is_head
+                FROM billing.chain_link AS l
+                WHERE l.customer_id = v_owner AND l.scope = 'per_customer'
+                UNION ALL
+                SELECT h.chain, h.link_no, h.customer_id, NULL, NULL, NULL, h.link_hash, TRUE
+                FROM billing.chain_head AS h
+                WHERE h.customer_id = v_owner
+                ORDER BY chain, is_head, link_no, customer_id;
+        ELSE
+            -- Chains over all customers (a global number series) exist on plain PostgreSQL only: on Citus every
+            -- series is per customer.
+            OPEN v_rows FOR
+                SELECT
+                    l.chain, l.link_no, l.customer_id, l.entry, l.entry_id, l.content_hash, l.link_hash,
+                    FALSE AS is_head
+                FROM billing.chain_link AS l
+                WHERE l.scope = 'global' AND l.chain = ANY (v_global)
+                UNION ALL
+                SELECT g.chain, g.link_no, NULL, NULL, NULL, NULL, g.link_hash, TRUE
+                FROM billing.global_chain_head AS g
+                WHERE g.chain = ANY (v_global)
+                ORDER BY chain, is_head, link_no, customer_id;
+        END IF;
+        v_chain := NULL;
+        v_done := TRUE;
+        LOOP
+            FETCH v_rows INTO v_row;
+            -- A chain with no head ends where the next one starts, or at the end: named at its last link.
+            IF NOT v_done AND (NOT FOUND OR v_row.chain <> v_chain) THEN
+                v_found := v_found || jsonb_build_object('chain', v_chain, 'link_no', v_last.link_no,
+                    'customer_id', v_last.customer_id, 'entry', v_last.entry, 'entry_id', v_last.entry_id,
+                    'problem', 'the chain has no head');
+            END IF;
+            EXIT WHEN NOT FOUND;
+            IF v_row.chain IS DISTINCT FROM v_chain THEN
+                v_chain := v_row.chain;
+                v_count := 0;
+                v_previous := decode(repeat('00', 32), 'hex');
+                v_done := FALSE;
+            END IF;
+            CONTINUE WHEN v_done;  -- a chain's first problem only
+            IF NOT v_row.is_head THEN
+                v_count := v_count + 1;
+                v_content := billing.chain_content(v_row.customer_id, v_row.entry, v_row.entry_id);
+                v_problem := CASE
+                    WHEN v_row.link_no > v_count THEN format('link %s is missing', v_count)
+                    WHEN v_row.link_no < v_count THEN format('link %s is there twice', v_row.link_no)
+                    WHEN v_content IS NULL THEN 'the entry is gone'
+                    WHEN sha256(convert_to(v_content, 'UTF8')) <> v_row.content_hash
                         THEN 'the entry changed after it was linked'
-                    WHEN c.link_hash <> sha256(coalesce(c.previous_hash, decode(repeat('00', 32), 'hex')) || c.content_hash)
+                    WHEN v_row.link_hash <> sha256(v_previous || v_row.content_hash)
                         THEN 'link_hash does not follow from the previous link and content_hash'
-                END AS problem
-            FROM checked AS c
-        ) AS c
-        WHERE c.problem IS NOT NULL
-        ORDER BY c.chain_owner, c.chain, c.link_no
-    ),
+                END;
+                v_previous := v_row.link_hash;
+                v_last := v_row;
+            ELSE
+                v_done := TRUE;  -- the head ends the chain
+                IF v_count = 0 THEN
+                    v_last := v_row;  -- no link is left: named at the head
+                    v_problem := CASE WHEN v_row.link_no > 0
+                        THEN format('the head is at link %s but no link is left', v_row.link_no)
+                    END;
+                ELSE
+                    v_problem := CASE
+                        WHEN v_row.link_no <> v_last.link_no
+                            THEN format('the head is at link %s, the last link is %s', v_row.link_no, v_last.link_no)
+                        WHEN v_row.link_hash <> v_last.link_hash THEN 'the head''s link_hash is not the last link''s'
+                    END;
+                END IF;
+            END IF;
+            IF v_problem IS NOT NULL THEN
+                v_done := TRUE;
+                v_found := v_found || jsonb_build_object('chain', v_chain, 'link_no', v_last.link_no,
+                    'customer_id', v_last.customer_id, 'entry', v_last.entry, 'entry_id', v_last.entry_id,
+                    'problem', v_problem);
+            END IF;
+        END LOOP;
+        CLOSE v_rows;
 
-    last_link AS (
-        SELECT DISTINCT ON (k.chain_owner, k.chain) k.*
-        FROM link AS k
-        ORDER BY k.chain_owner, k.chain, k.link_no DESC, k.customer_id DESC
-    ),
-
-    head AS (
-        SELECT
-            h.customer_id AS chain_owner,
-            h.chain,
-            h.link_no,
-            h.link_hash
-        FROM billing.chain_head AS h
-        WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
-        UNION ALL
-        SELECT
-            NULL::bigint AS chain_owner,
-            g.chain,
-            g.link_no,
-            g.link_hash
-        FROM billing.global_chain_head AS g
-        WHERE g.chain IN (SELECT gc.chain FROM global_chain AS gc)
-    ),
-
-    head_problem AS (
-        SELECT
-            coalesce(h.chain_owner, l.chain_owner) AS chain_owner,
-            coalesce(h.chain, l.chain) AS chain,
-            coalesce(l.link_no, h.link_no) AS link_no,
-            coalesce(l.customer_id, h.chain_owner) AS customer_id,
-            l.entry,
-            l.entry_id,
-            CASE
-                WHEN h.chain IS NULL THEN 'the chain has no head'
-                WHEN l.chain IS NULL AND h.link_no > 0 THEN format('the head is at link %s but no link is left', h.link_no)
-                WHEN h.link_no <> l.link_no THEN format('the head is at link %s, the last link is %s', h.link_no, l.link_no)
-                WHEN h.link_hash <> l.link_hash THEN 'the head''s link_hash is not the last link''s'
-            END AS problem
-        FROM head AS h
-        FULL JOIN last_link AS l ON coalesce(h.chain_owner, -1) = coalesce(l.chain_owner, -1) AND h.chain = l.chain
-    ),
-
-    unlinked AS (
-        SELECT
-            e.customer_id,
-            e.entry,
-            e.entry_id
-        FROM (
-            SELECT
-                i.customer_id,
-                i.kind AS entry,
-                i.invoice_id AS entry_id
-            FROM billing.invoice AS i WHERE i.status = 'issued'
-            UNION ALL
-            SELECT
-                p.customer_id,
-                'payment' AS entry,
-                p.payment_id
-            FROM billing.payment AS p
-            UNION ALL
-            SELECT
-                r.customer_id,
-                'refund' AS entry,
-                r.refund_id
-            FROM billing.refund AS r
-            UNION ALL
-            SELECT
-                a.customer_id,
-                'allocation' AS entry,
-                a.allocation_id
-            FROM billing.allocation AS a
-        ) AS e
-        WHERE
-            (p_customer_id IS NULL OR e.customer_id = p_customer_id)
-            AND NOT EXISTS (
+        CONTINUE WHEN v_owner IS NULL;
+        -- The customer's entries that have no link (written behind the triggers), with the chain each would join.
+        FOR v_row IN
+            SELECT e.entry, e.entry_id
+            FROM (
+                SELECT
+                    i.kind AS entry,
+                    i.invoice_id AS entry_id
+                FROM billing.invoice AS i WHERE i.customer_id = v_owner AND i.status = 'issued'
+                UNION ALL
+                SELECT 'payment', p.payment_id FROM billing.payment AS p WHERE p.customer_id = v_owner
+                UNION ALL
+                SELECT 'refund', r.refund_id FROM billing.refund AS r WHERE r.customer_id = v_owner
+                UNION ALL
+                SELECT 'allocation', a.allocation_id FROM billing.allocation AS a WHERE a.customer_id = v_owner
+            ) AS e
+            WHERE NOT EXISTS (
                 SELECT FROM billing.chain_link AS l
-                WHERE l.customer_id = e.customer_id AND l.entry = e.entry AND l.entry_id = e.entry_id
+                WHERE l.customer_id = v_owner AND l.entry = e.entry AND l.entry_id = e.entry_id
             )
-    )
+        LOOP
+            v_found := v_found || jsonb_build_object(
+                'chain', (billing.chain_of(v_owner, v_row.entry, v_row.entry_id)).chain,
+                'customer_id', v_owner, 'entry', v_row.entry, 'entry_id', v_row.entry_id,
+                'problem', 'the entry has no link');
+        END LOOP;
+    END LOOP;
 
-    SELECT
+    RETURN QUERY SELECT
         f.chain,
         f.link_no,
         f.customer_id,
@@ -546,39 +558,9 @@ BEGIN
             WHEN f.entry IS NOT NULL THEN format('%s %s of customer %s', f.entry, f.entry_id, f.customer_id)
         END AS document,
         f.problem
-    FROM (
-        SELECT
-            lp.chain,
-            lp.link_no,
-            lp.customer_id,
-            lp.entry,
-            lp.entry_id,
-            lp.problem
-        FROM link_problem AS lp
-        UNION ALL
-        SELECT
-            hp.chain,
-            hp.link_no,
-            hp.customer_id,
-            hp.entry,
-            hp.entry_id,
-            hp.problem
-        FROM head_problem AS hp
-        WHERE hp.problem IS NOT NULL AND NOT EXISTS (
-            SELECT FROM link_problem AS lp
-            WHERE coalesce(lp.chain_owner, -1) = coalesce(hp.chain_owner, -1) AND lp.chain = hp.chain
-        )
-        UNION ALL
-        SELECT
-            o.chain,
-            NULL::bigint AS link_no,
-            u.customer_id,
-            u.entry,
-            u.entry_id,
-            'the entry has no link' AS problem
-        FROM unlinked AS u
-        CROSS JOIN LATERAL billing.chain_of(u.customer_id, u.entry, u.entry_id) AS o
-    ) AS f
+    FROM jsonb_to_recordset(v_found) AS f (
+        chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, problem text
+    )
     ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id;
 END
 $$;
@@ -596,6 +578,23 @@ STABLE
 AS $$
 #variable_conflict use_column
 BEGIN
+    IF p_customer_id IS NOT NULL THEN
+        -- Every table filtered by the customer: on Citus, a call delegated to its node reads its shards only.
+        RETURN QUERY SELECT
+            h.chain,
+            h.customer_id,
+            h.link_no,
+            encode(h.link_hash, 'hex') AS link_hash,
+            l.linked_at
+        FROM billing.chain_head AS h
+        LEFT JOIN billing.chain_link AS l
+            ON l.customer_id = p_customer_id AND h.chain = l.chain AND h.link_no = l.link_no
+        WHERE h.customer_id = p_customer_id
+        ORDER BY h.chain;
+        RETURN;
+    END IF;
+    -- All customers: the global chains first (plain PostgreSQL only: on Citus every series is per customer), then
+    -- every customer's, each query over all shards and calling no function that reads tables.
     RETURN QUERY SELECT
         g.chain,
         NULL::bigint AS customer_id,
@@ -604,9 +603,8 @@ BEGIN
         l.linked_at
     FROM billing.global_chain_head AS g
     LEFT JOIN billing.chain_link AS l ON l.scope = 'global' AND g.chain = l.chain AND g.link_no = l.link_no
-    WHERE p_customer_id IS NULL
-    UNION ALL
-    SELECT
+    ORDER BY g.chain;
+    RETURN QUERY SELECT
         h.chain,
         h.customer_id,
         h.link_no,
@@ -615,8 +613,7 @@ BEGIN
     FROM billing.chain_head AS h
     LEFT JOIN billing.chain_link AS l
         ON h.customer_id = l.customer_id AND h.chain = l.chain AND h.link_no = l.link_no
-    WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
-    ORDER BY 2 NULLS FIRST, 1;
+    ORDER BY h.customer_id, h.chain;
 END
 $$;
 
