@@ -157,4 +157,5 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.refuse_direct_change() IS
-'Row trigger for derived data (running totals; its argument: the table''s name): only pgbilling''s own triggers may write it (PB002).';
+'Row trigger for derived data (running totals; its argument: the table''s name): only pgbilling''s own triggers '
+'may write it (PB002).';

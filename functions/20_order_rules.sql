@@ -107,7 +107,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.order_item_rules() IS
-'Trigger on order_line and order_charge (its argument: which): the billed part is written by pgbilling''s triggers only (PB002), '
+'Trigger on order_line and order_charge (its argument: which): the billed part is written by pgbilling''s triggers '
+'only (PB002), '
 'keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
 
 CREATE OR REPLACE TRIGGER t10_order_line_rules

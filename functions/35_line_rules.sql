@@ -35,7 +35,8 @@ END
 $$;
 
 COMMENT ON FUNCTION billing.line_guard() IS
-'Trigger on every line table (its argument: the table''s name): lines of an issued document cannot be added (55000), changed or deleted (PB001).';
+'Trigger on every line table (its argument: the table''s name): lines of an issued document cannot be added '
+'(55000), changed or deleted (PB001).';
 
 DROP FUNCTION IF EXISTS billing.validate_line(bigint, bigint, integer);  -- became validate_lines
 

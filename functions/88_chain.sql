@@ -401,6 +401,9 @@ BEGIN
     -- a query that runs on a shard. So the chains are read customer by customer, with queries filtered by the
     -- customer (on its shards only, as a call delegated to its node must), and checked here, link by link; what
     -- is found is gathered in v_found, then labeled and sorted.
+    SELECT NULL::bigint AS link_no, NULL::bigint AS customer_id, NULL::text AS entry, NULL::bigint AS entry_id,
+        NULL::bytea AS link_hash
+    INTO v_last;  -- (assigned before the first link is read, for plpgsql_check)
     IF p_customer_id IS NULL THEN
         -- Not only the rows of billing.customer: a customer deleted behind the triggers leaves links to verify.
         v_owners := ARRAY(

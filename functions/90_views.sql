@@ -20,6 +20,25 @@ WHERE a.reverses_allocation_id IS NULL AND r.allocation_id IS NULL;
 COMMENT ON VIEW billing.active_allocation IS 'Allocations that stand: not reversals, and not reversed.';
 
 CREATE OR REPLACE VIEW billing.invoice_summary AS
+WITH a AS (
+    SELECT
+        al.customer_id,
+        al.invoice_id,
+        sum(al.amount) AS paid
+    FROM billing.allocation AS al
+    WHERE al.payment_id IS NOT NULL
+    GROUP BY al.customer_id, al.invoice_id
+),
+
+w AS (
+    SELECT
+        wo.customer_id,
+        wo.invoice_id,
+        sum(wo.amount) AS written_off
+    FROM billing.write_off AS wo
+    GROUP BY wo.customer_id, wo.invoice_id
+)
+
 SELECT
     i.customer_id,
     i.invoice_id,
@@ -52,23 +71,8 @@ SELECT
 FROM billing.invoice AS i
 LEFT JOIN billing.invoice_balance AS b ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
 -- grouped subqueries, not LATERAL ones: see invoice_line_summary
-LEFT JOIN (
-    SELECT
-        al.customer_id,
-        al.invoice_id,
-        sum(al.amount) AS paid
-    FROM billing.allocation AS al
-    WHERE al.payment_id IS NOT NULL
-    GROUP BY al.customer_id, al.invoice_id
-) AS a ON i.customer_id = a.customer_id AND i.invoice_id = a.invoice_id
-LEFT JOIN (
-    SELECT
-        wo.customer_id,
-        wo.invoice_id,
-        sum(wo.amount) AS written_off
-    FROM billing.write_off AS wo
-    GROUP BY wo.customer_id, wo.invoice_id
-) AS w ON i.customer_id = w.customer_id AND i.invoice_id = w.invoice_id
+LEFT JOIN a ON i.customer_id = a.customer_id AND i.invoice_id = a.invoice_id
+LEFT JOIN w ON i.customer_id = w.customer_id AND i.invoice_id = w.invoice_id
 LEFT JOIN billing.invoice_cancellation AS c ON i.customer_id = c.customer_id AND i.invoice_id = c.invoice_id
 -- at most one open dispute per invoice (invoice_dispute_open_key)
 LEFT JOIN billing.invoice_dispute AS d
@@ -82,6 +86,19 @@ COMMENT ON VIEW billing.invoice_summary IS
 'and written_off.';
 
 CREATE OR REPLACE VIEW billing.invoice_line_summary AS
+WITH cr AS (
+    SELECT
+        cl.customer_id,
+        cl.credited_invoice_id,
+        cl.credited_line_no,
+        sum(cl.quantity) AS quantity,
+        sum(cl.amount) AS amount
+    FROM billing.credit_note_line AS cl
+    INNER JOIN billing.invoice AS cn ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
+    WHERE cn.status = 'issued'
+    GROUP BY cl.customer_id, cl.credited_invoice_id, cl.credited_line_no
+)
+
 SELECT
     l.customer_id,
     l.invoice_id,
@@ -117,18 +134,9 @@ LEFT JOIN billing.invoice_tax_line AS t
 LEFT JOIN billing.invoice_cancellation AS c ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id
 -- Grouped subqueries joined on the customer, not LATERAL ones: Citus then runs a query filtered by customer on
 -- that customer's shards alone (README, Scale-out), and PostgreSQL pushes the customer's filter into them.
-LEFT JOIN (
-    SELECT
-        cl.customer_id,
-        cl.credited_invoice_id,
-        cl.credited_line_no,
-        sum(cl.quantity) AS quantity,
-        sum(cl.amount) AS amount
-    FROM billing.credit_note_line AS cl
-    INNER JOIN billing.invoice AS cn ON cl.customer_id = cn.customer_id AND cl.credit_note_id = cn.invoice_id
-    WHERE cn.status = 'issued'
-    GROUP BY cl.customer_id, cl.credited_invoice_id, cl.credited_line_no
-) AS cr ON l.customer_id = cr.customer_id AND l.invoice_id = cr.credited_invoice_id AND l.line_no = cr.credited_line_no;
+LEFT JOIN
+    cr
+    ON l.customer_id = cr.customer_id AND l.invoice_id = cr.credited_invoice_id AND l.line_no = cr.credited_line_no;
 
 COMMENT ON VIEW billing.invoice_line_summary IS
 'One row per invoice line, with what it bills (order, order line or charge, fee, tax), what issued credit notes '
@@ -136,32 +144,7 @@ COMMENT ON VIEW billing.invoice_line_summary IS
 'cancellation of its invoice.';
 
 CREATE OR REPLACE VIEW billing.order_summary AS
-SELECT
-    o.customer_id,
-    o.order_id,
-    o.order_ref,
-    o.currency,
-    o.placed_at,
-    coalesce(ol.total, 0) + coalesce(oc.total, 0) AS order_total,
-    coalesce(inv.invoiced, 0) AS invoiced,
-    coalesce(inv.credited, 0) AS credited,
-    CASE WHEN o.is_canceled THEN 0 ELSE coalesce(ol.unbilled, 0) + coalesce(oc.unbilled, 0) END AS unbilled,
-    o.is_canceled,
-    o.canceled_time,
-    o.cancel_reason,
-    coalesce(pay.paid, 0) AS paid,
-    coalesce(pay.open_amount, 0) AS open_amount,
-    CASE
-        WHEN o.is_canceled THEN 'canceled'
-        WHEN coalesce(inv.invoiced, 0) = 0 THEN 'unbilled'
-        WHEN coalesce(pay.open_amount, 0) > 0 AND coalesce(pay.paid, 0) > 0 THEN 'partially_paid'
-        WHEN coalesce(pay.open_amount, 0) > 0 THEN 'open'
-        WHEN coalesce(pay.paid, 0) > 0 THEN 'paid'
-        ELSE 'credited'
-    END AS payment_status
-FROM billing.sales_order AS o
--- grouped subqueries, not LATERAL ones: see invoice_line_summary
-LEFT JOIN (
+WITH ol AS (
     SELECT
         l.customer_id,
         l.order_id,
@@ -170,8 +153,9 @@ LEFT JOIN (
     FROM billing.order_line AS l
     INNER JOIN billing.sales_order AS so ON l.customer_id = so.customer_id AND l.order_id = so.order_id
     GROUP BY l.customer_id, l.order_id
-) AS ol ON o.customer_id = ol.customer_id AND o.order_id = ol.order_id
-LEFT JOIN (
+),
+
+oc AS (
     SELECT
         c.customer_id,
         c.order_id,
@@ -179,8 +163,9 @@ LEFT JOIN (
         sum(c.amount - c.billed_amount) AS unbilled
     FROM billing.order_charge AS c
     GROUP BY c.customer_id, c.order_id
-) AS oc ON o.customer_id = oc.customer_id AND o.order_id = oc.order_id
-LEFT JOIN (
+),
+
+inv AS (
     SELECT
         s.customer_id,
         s.order_id,
@@ -190,8 +175,9 @@ LEFT JOIN (
     INNER JOIN billing.invoice AS i ON s.customer_id = i.customer_id AND s.invoice_id = i.invoice_id
     WHERE i.status = 'issued'
     GROUP BY s.customer_id, s.order_id
-) AS inv ON o.customer_id = inv.customer_id AND o.order_id = inv.order_id
-LEFT JOIN (
+),
+
+pay AS (
     -- An invoice may bill several orders: each gets the share of the invoice's paid and open amounts that its
     -- product and fee lines make of all the invoice's (discounts and tax are spread with them), split by largest
     -- remainder among the parts (each order's, and fees of none), so the parts add up to the invoice exactly.
@@ -227,7 +213,7 @@ LEFT JOIN (
                     v.paid,
                     v.open_amount,
                     v.paid * part.amount / sum(part.amount) OVER (PARTITION BY part.customer_id, part.invoice_id)
-                    AS paid_exact,
+                        AS paid_exact,
                     v.open_amount * part.amount / sum(part.amount) OVER (
                         PARTITION BY part.customer_id, part.invoice_id
                     ) AS open_exact,
@@ -251,7 +237,37 @@ LEFT JOIN (
         ) AS x
     ) AS sh
     GROUP BY sh.customer_id, sh.order_id
-) AS pay ON o.customer_id = pay.customer_id AND o.order_id = pay.order_id;
+)
+
+SELECT
+    o.customer_id,
+    o.order_id,
+    o.order_ref,
+    o.currency,
+    o.placed_at,
+    coalesce(ol.total, 0) + coalesce(oc.total, 0) AS order_total,
+    coalesce(inv.invoiced, 0) AS invoiced,
+    coalesce(inv.credited, 0) AS credited,
+    CASE WHEN o.is_canceled THEN 0 ELSE coalesce(ol.unbilled, 0) + coalesce(oc.unbilled, 0) END AS unbilled,
+    o.is_canceled,
+    o.canceled_time,
+    o.cancel_reason,
+    coalesce(pay.paid, 0) AS paid,
+    coalesce(pay.open_amount, 0) AS open_amount,
+    CASE
+        WHEN o.is_canceled THEN 'canceled'
+        WHEN coalesce(inv.invoiced, 0) = 0 THEN 'unbilled'
+        WHEN coalesce(pay.open_amount, 0) > 0 AND coalesce(pay.paid, 0) > 0 THEN 'partially_paid'
+        WHEN coalesce(pay.open_amount, 0) > 0 THEN 'open'
+        WHEN coalesce(pay.paid, 0) > 0 THEN 'paid'
+        ELSE 'credited'
+    END AS payment_status
+FROM billing.sales_order AS o
+-- grouped subqueries, not LATERAL ones: see invoice_line_summary
+LEFT JOIN ol ON o.customer_id = ol.customer_id AND o.order_id = ol.order_id
+LEFT JOIN oc ON o.customer_id = oc.customer_id AND o.order_id = oc.order_id
+LEFT JOIN inv ON o.customer_id = inv.customer_id AND o.order_id = inv.order_id
+LEFT JOIN pay ON o.customer_id = pay.customer_id AND o.order_id = pay.order_id;
 
 COMMENT ON VIEW billing.order_summary IS
 'One row per order: order_total (lines at their unit price plus charges), invoiced (issued product and fee lines '

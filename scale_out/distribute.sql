@@ -10,7 +10,8 @@
 --    that refer to them.
 -- 5. Distributes every customer-owned table by customer_id, co-located with customer, each after the tables it
 --    refers to, so every row of one customer lives on one node and every rule stays a single-node transaction.
--- 6. Registers every function with Citus, so every node has it; one whose first argument is p_customer_id is
+-- 6. Lets billing_app and billing_reader read the shards (not the tables), which reading a view takes on Citus.
+-- 7. Registers every function with Citus, so every node has it; one whose first argument is p_customer_id is
 --    delegated, also inside a transaction block (force_delegation): a call runs on the node of that customer.
 -- Each step is generated from the catalog and skips what is distributed already: `pgbilling migrate` runs it
 -- again on a distributed database, so tables and functions that later migrations add are distributed too.
@@ -96,10 +97,27 @@ WHERE NOT EXISTS (SELECT FROM pg_dist_partition AS d WHERE d.logicalrelid = dept
 GROUP BY depth.oid
 ORDER BY max(depth.depth), depth.oid::regclass::text \gexec
 
+-- The views run as their owner, but Citus runs their queries on the shards as the caller (it checks each shard
+-- as the caller, not as the view's owner): the roles that read views may read the shards, not the tables. Again on
+-- every run, so shards that Citus made since (a rebalance, a split) get it too; every copy of a reference table.
+SELECT format(
+    'SELECT run_command_on_placements(%L, %L)', d.logicalrelid::regclass,
+    'GRANT SELECT ON %s TO billing_app, billing_reader'
+)
+FROM pg_dist_partition AS d
+WHERE d.logicalrelid::regclass::text LIKE 'billing.%'
+ORDER BY d.logicalrelid::regclass::text \gexec
+
+-- A function whose customer may be left out (NULL: all customers, e.g. verify_chain) is delegated by it too, but
+-- not forced: Citus would send a call with NULL to one node and hold every query there to NULL.
 SELECT CASE
-    WHEN p.proargnames[1] = 'p_customer_id' THEN format(
+    WHEN p.proargnames[1] = 'p_customer_id' AND p.pronargdefaults < p.pronargs THEN format(
         'SELECT create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
         p.oid::regprocedure, 'p_customer_id', 'billing.customer'
+    )
+    WHEN p.proargnames[1] = 'p_customer_id' THEN format(
+        'SELECT create_distributed_function(%L, %L, colocate_with => %L)', p.oid::regprocedure, 'p_customer_id',
+        'billing.customer'
     )
     ELSE format('SELECT create_distributed_function(%L)', p.oid::regprocedure)
 END

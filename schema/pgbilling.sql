@@ -312,11 +312,13 @@ COMMENT ON FUNCTION billing.allocate(p_customer_id bigint, p_payment_id bigint, 
 -- Name: allocate_payment(bigint, bigint, bigint, numeric); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL::numeric) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-    SELECT billing.allocate(p_customer_id, billing.require(p_payment_id, 'p_payment_id'), NULL, p_invoice_id, p_amount)
+BEGIN
+    RETURN billing.allocate(p_customer_id, billing.require(p_payment_id, 'p_payment_id'), NULL, p_invoice_id, p_amount);
+END
 $$;
 
 ALTER FUNCTION billing.allocate_payment(p_customer_id bigint, p_payment_id bigint, p_invoice_id bigint, p_amount numeric) OWNER TO billing_owner;
@@ -480,11 +482,14 @@ COMMENT ON FUNCTION billing.allocation_rules() IS 'Trigger: an allocation goes t
 -- Name: apply_credit_note(bigint, bigint, bigint, numeric); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric DEFAULT NULL::numeric) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-    SELECT billing.allocate(p_customer_id, NULL, billing.require(p_credit_note_id, 'p_credit_note_id'), p_invoice_id, p_amount)
+BEGIN
+    RETURN billing.allocate(p_customer_id, NULL, billing.require(p_credit_note_id, 'p_credit_note_id'), p_invoice_id,
+        p_amount);
+END
 $$;
 
 ALTER FUNCTION billing.apply_credit_note(p_customer_id bigint, p_credit_note_id bigint, p_invoice_id bigint, p_amount numeric) OWNER TO billing_owner;
@@ -859,9 +864,10 @@ COMMENT ON FUNCTION billing.chain_append(p_customer_id bigint, p_entry text, p_e
 -- Name: chain_content(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT CASE
+BEGIN
+    RETURN (SELECT CASE
         WHEN p_entry IN ('invoice', 'credit_note') THEN (
             SELECT jsonb_build_object(
                 'entry', p_entry,
@@ -903,13 +909,19 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                         ) ORDER BY l.line_no), '[]'::jsonb)
                         FROM billing.invoice_line AS l
                         -- one join per subtype table (at most one row each): a subquery per line and table
-                        -- cost four times as much when every issue hashes its lines
-                        LEFT JOIN billing.invoice_product_line AS p USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_fee_line AS f USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_discount_line AS d USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_tax_line AS t USING (customer_id, invoice_id, line_no)
-                        LEFT JOIN billing.invoice_memo_line AS m USING (customer_id, invoice_id, line_no)
-                        WHERE l.customer_id = i.customer_id AND l.invoice_id = i.invoice_id
+                        -- cost four times as much when every issue hashes its lines. Every table is filtered
+                        -- by the customer, so that on Citus the query stays on the customer's shards.
+                        LEFT JOIN billing.invoice_product_line AS p
+                            ON p.customer_id = p_customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
+                        LEFT JOIN billing.invoice_fee_line AS f
+                            ON f.customer_id = p_customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
+                        LEFT JOIN billing.invoice_discount_line AS d
+                            ON d.customer_id = p_customer_id AND d.invoice_id = l.invoice_id AND d.line_no = l.line_no
+                        LEFT JOIN billing.invoice_tax_line AS t
+                            ON t.customer_id = p_customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
+                        LEFT JOIN billing.invoice_memo_line AS m
+                            ON m.customer_id = p_customer_id AND m.invoice_id = l.invoice_id AND m.line_no = l.line_no
+                        WHERE l.customer_id = p_customer_id AND l.invoice_id = i.invoice_id
                     )
                     ELSE (
                         SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -920,7 +932,7 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                             'amount', c.amount
                         ) ORDER BY c.line_no), '[]'::jsonb)
                         FROM billing.credit_note_line AS c
-                        WHERE c.customer_id = i.customer_id AND c.credit_note_id = i.invoice_id
+                        WHERE c.customer_id = p_customer_id AND c.credit_note_id = i.invoice_id
                     )
                 END
             )::text
@@ -964,7 +976,7 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
                         'amount', rp.amount
                     ) ORDER BY rp.part_no), '[]'::jsonb)
                     FROM billing.refund_part AS rp
-                    WHERE rp.customer_id = r.customer_id AND rp.refund_id = r.refund_id
+                    WHERE rp.customer_id = p_customer_id AND rp.refund_id = r.refund_id
                 )
             )::text
             FROM billing.refund AS r
@@ -988,7 +1000,8 @@ CREATE FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entr
             FROM billing.allocation AS a
             WHERE a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
         )
-    END
+    END);
+END
 $$;
 
 ALTER FUNCTION billing.chain_content(p_customer_id bigint, p_entry text, p_entry_id bigint) OWNER TO billing_owner;
@@ -1027,11 +1040,30 @@ COMMENT ON FUNCTION billing.chain_head_rules() IS 'Trigger on chain_head and glo
 -- Name: chain_heads(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, customer_id bigint, link_no bigint, link_hash text, linked_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-    SELECT
+#variable_conflict use_column
+BEGIN
+    IF p_customer_id IS NOT NULL THEN
+        -- Every table filtered by the customer: on Citus, a call delegated to its node reads its shards only.
+        RETURN QUERY SELECT
+            h.chain,
+            h.customer_id,
+            h.link_no,
+            encode(h.link_hash, 'hex') AS link_hash,
+            l.linked_at
+        FROM billing.chain_head AS h
+        LEFT JOIN billing.chain_link AS l
+            ON l.customer_id = p_customer_id AND h.chain = l.chain AND h.link_no = l.link_no
+        WHERE h.customer_id = p_customer_id
+        ORDER BY h.chain;
+        RETURN;
+    END IF;
+    -- All customers: the global chains first (plain PostgreSQL only: on Citus every series is per customer), then
+    -- every customer's, each query over all shards and calling no function that reads tables.
+    RETURN QUERY SELECT
         g.chain,
         NULL::bigint AS customer_id,
         g.link_no,
@@ -1039,9 +1071,8 @@ CREATE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL::bigint) R
         l.linked_at
     FROM billing.global_chain_head AS g
     LEFT JOIN billing.chain_link AS l ON l.scope = 'global' AND g.chain = l.chain AND g.link_no = l.link_no
-    WHERE p_customer_id IS NULL
-    UNION ALL
-    SELECT
+    ORDER BY g.chain;
+    RETURN QUERY SELECT
         h.chain,
         h.customer_id,
         h.link_no,
@@ -1050,8 +1081,8 @@ CREATE FUNCTION billing.chain_heads(p_customer_id bigint DEFAULT NULL::bigint) R
     FROM billing.chain_head AS h
     LEFT JOIN billing.chain_link AS l
         ON h.customer_id = l.customer_id AND h.chain = l.chain AND h.link_no = l.link_no
-    WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
-    ORDER BY 2 NULLS FIRST, 1
+    ORDER BY h.customer_id, h.chain;
+END
 $$;
 
 ALTER FUNCTION billing.chain_heads(p_customer_id bigint) OWNER TO billing_owner;
@@ -1090,42 +1121,32 @@ COMMENT ON FUNCTION billing.chain_link_rules() IS 'Trigger: chain links are appe
 -- Name: chain_of(bigint, text, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) RETURNS record
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $_$
-    SELECT c.chain, c.scope
-    FROM (
+BEGIN
+    -- One query per kind of entry, each on one table of the customer: on Citus, Citus checks that a call delegated to
+    -- the customer's node reads only that customer's shards, and a join with a lookup table hides the customer.
+    IF p_entry IN ('invoice', 'credit_note') THEN
         -- A document's number without its trailing number: the series prefix (global) or prefix-customer.
-        SELECT
-            regexp_replace(i.invoice_no, '-[0-9]+$', '') AS chain,
-            CASE WHEN regexp_replace(i.invoice_no, '-[0-9]+$', '') = s.prefix THEN 'global' ELSE 'per_customer' END
-            AS scope
+        SELECT regexp_replace(i.invoice_no, '-[0-9]+$', '') INTO chain
         FROM billing.invoice AS i
-        INNER JOIN billing.document_series AS s ON i.kind = s.series
-        WHERE
-            p_entry IN ('invoice', 'credit_note') AND i.customer_id = p_customer_id AND i.invoice_id = p_entry_id
-            AND i.kind = p_entry AND i.invoice_no IS NOT NULL
-        UNION ALL
-        SELECT
-            'payments' AS chain,
-            'per_customer' AS scope
-        FROM billing.payment AS p
-        WHERE p_entry = 'payment' AND p.customer_id = p_customer_id AND p.payment_id = p_entry_id
-        UNION ALL
-        SELECT
-            'refunds' AS chain,
-            'per_customer' AS scope
-        FROM billing.refund AS r
-        WHERE p_entry = 'refund' AND r.customer_id = p_customer_id AND r.refund_id = p_entry_id
-        UNION ALL
-        SELECT
-            CASE
+        WHERE i.customer_id = p_customer_id AND i.invoice_id = p_entry_id AND i.kind = p_entry AND i.invoice_no IS NOT NULL;
+        SELECT CASE WHEN s.prefix = chain THEN 'global' ELSE 'per_customer' END INTO scope
+        FROM billing.document_series AS s WHERE s.series = p_entry AND chain IS NOT NULL;
+    ELSIF p_entry = 'payment' THEN
+        SELECT 'payments', 'per_customer' INTO chain, scope
+        FROM billing.payment AS p WHERE p.customer_id = p_customer_id AND p.payment_id = p_entry_id;
+    ELSIF p_entry = 'refund' THEN
+        SELECT 'refunds', 'per_customer' INTO chain, scope
+        FROM billing.refund AS r WHERE r.customer_id = p_customer_id AND r.refund_id = p_entry_id;
+    ELSIF p_entry = 'allocation' THEN
+        SELECT CASE
                 WHEN a.payment_id IS NOT NULL THEN 'allocations from payment ' || a.payment_id
                 ELSE 'allocations from credit note ' || a.credit_note_id
-            END AS chain,
-            'per_customer' AS scope
-        FROM billing.allocation AS a
-        WHERE p_entry = 'allocation' AND a.customer_id = p_customer_id AND a.allocation_id = p_entry_id
-    ) AS c
+            END, 'per_customer' INTO chain, scope
+        FROM billing.allocation AS a WHERE a.customer_id = p_customer_id AND a.allocation_id = p_entry_id;
+    END IF;
+END
 $_$;
 
 ALTER FUNCTION billing.chain_of(p_customer_id bigint, p_entry text, p_entry_id bigint, OUT chain text, OUT scope text) OWNER TO billing_owner;
@@ -1251,13 +1272,18 @@ COMMENT ON FUNCTION billing.check_period(p_from date, p_to date) IS 'Checks a re
 -- Name: create_customer(text, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.create_customer(p_name text, p_email text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+DECLARE
+    v_customer_id bigint;
+BEGIN
     INSERT INTO billing.customer (name, email)
     VALUES (billing.require(p_name, 'p_name'), p_email)
-    RETURNING customer_id
+    RETURNING customer_id INTO v_customer_id;
+    RETURN v_customer_id;
+END
 $$;
 
 ALTER FUNCTION billing.create_customer(p_name text, p_email text) OWNER TO billing_owner;
@@ -1269,15 +1295,20 @@ COMMENT ON FUNCTION billing.create_customer(p_name text, p_email text) IS 'Creat
 -- Name: create_invoice(bigint, text, date); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_due_date date DEFAULT NULL::date) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+DECLARE
+    v_invoice_id bigint;
+BEGIN
     -- The currency is looked up first (23503): an unknown code of another length would not fit char(3).
+    PERFORM billing.minor_units(billing.require(p_currency, 'p_currency'));
     INSERT INTO billing.invoice (customer_id, currency, due_date)
-    SELECT billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date
-    WHERE billing.minor_units(billing.require(p_currency, 'p_currency')) IS NOT NULL
-    RETURNING invoice_id
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), p_currency, p_due_date)
+    RETURNING invoice_id INTO v_invoice_id;
+    RETURN v_invoice_id;
+END
 $$;
 
 ALTER FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text, p_due_date date) OWNER TO billing_owner;
@@ -1289,13 +1320,18 @@ COMMENT ON FUNCTION billing.create_invoice(p_customer_id bigint, p_currency text
 -- Name: create_product(text, text, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.create_product(p_sku text, p_name text, p_description text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+DECLARE
+    v_product_id bigint;
+BEGIN
     INSERT INTO billing.product (sku, name, description)
     VALUES (billing.require(p_sku, 'p_sku'), billing.require(p_name, 'p_name'), p_description)
-    RETURNING product_id
+    RETURNING product_id INTO v_product_id;
+    RETURN v_product_id;
+END
 $$;
 
 ALTER FUNCTION billing.create_product(p_sku text, p_name text, p_description text) OWNER TO billing_owner;
@@ -1307,12 +1343,14 @@ COMMENT ON FUNCTION billing.create_product(p_sku text, p_name text, p_descriptio
 -- Name: credit_shares(bigint, bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) RETURNS TABLE(line_no integer, line_type text, expected numeric, given numeric)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
+#variable_conflict use_column
+BEGIN
     -- Each discount and tax line of an invoice goes back with its base, in the share of what the base still holds
     -- that the credit note takes (all of the rest once it takes all of the base). The base of a discount is the
     -- line it applies to, or every product and fee line; the base of a tax line is the other lines before it.
-    WITH credit AS (
+    RETURN QUERY WITH credit AS (
         SELECT
             c.credited_line_no AS line_no,
             coalesce(sum(c.amount) FILTER (WHERE c.credit_note_id <> p_credit_note_id), 0) AS before,
@@ -1360,7 +1398,8 @@ CREATE FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint,
             ELSE x.line_type IN ('product', 'fee')
         END
     ) AS b
-    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0
+    WHERE s.line_type IN ('discount', 'tax') AND b.amount_left <> 0;
+END
 $$;
 
 ALTER FUNCTION billing.credit_shares(p_customer_id bigint, p_invoice_id bigint, p_credit_note_id bigint) OWNER TO billing_owner;
@@ -1522,15 +1561,19 @@ COMMENT ON FUNCTION billing.customer_statement(p_customer_id bigint, p_from date
 -- Name: dispute_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS void
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+DECLARE
+    v_dispute_no integer;
+BEGIN
+    SELECT coalesce(max(d.dispute_no), 0) + 1 INTO v_dispute_no FROM billing.invoice_dispute AS d
+    WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id;
     INSERT INTO billing.invoice_dispute (customer_id, invoice_id, dispute_no, reason)
-    SELECT billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
-        coalesce(max(d.dispute_no), 0) + 1, billing.require(p_reason, 'p_reason')
-    FROM billing.invoice_dispute AS d
-    WHERE d.customer_id = p_customer_id AND d.invoice_id = p_invoice_id
+    VALUES (billing.require(p_customer_id, 'p_customer_id'), billing.require(p_invoice_id, 'p_invoice_id'),
+        v_dispute_no, billing.require(p_reason, 'p_reason'));
+END
 $$;
 
 ALTER FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) OWNER TO billing_owner;
@@ -1542,9 +1585,10 @@ COMMENT ON FUNCTION billing.dispute_invoice(p_customer_id bigint, p_invoice_id b
 -- Name: document_label(bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT coalesce(
+BEGIN
+    RETURN coalesce(
         (
             SELECT format('%s %s of customer %s',
                 replace(i.kind, '_', ' '), coalesce(i.invoice_no, format('(draft, id %s)', i.invoice_id)), i.customer_id)
@@ -1552,7 +1596,8 @@ CREATE FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint
             WHERE i.customer_id = p_customer_id AND i.invoice_id = p_invoice_id
         ),
         format('invoice id %s of customer %s', p_invoice_id, p_customer_id)
-    )
+    );
+END
 $$;
 
 ALTER FUNCTION billing.document_label(p_customer_id bigint, p_invoice_id bigint) OWNER TO billing_owner;
@@ -2158,6 +2203,8 @@ DECLARE
     }';
     v_problem text;
     v_invoice_id bigint;
+    v_description text;
+    r record;
 BEGIN
     PERFORM billing.require(p_customer_id, 'p_customer_id');
     SELECT CASE WHEN jsonb_typeof(billing.require(p_lines, 'p_lines')) <> 'array' OR p_lines = '[]'
@@ -2217,71 +2264,64 @@ BEGIN
     END IF;
 
     v_invoice_id := billing.create_invoice(p_customer_id, p_currency, p_due_date);
-    -- All lines and their subtype rows in one statement, priced as the add_*_line functions price them: a product
-    -- at its order line's unit price, a discount stored negative, a tax line by default on the lines before it.
-    WITH given AS (
-        SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price,
-            CASE e.line ->> 'type'
-                WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
-                WHEN 'fee' THEN (e.line ->> 'amount')::numeric
-                WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
-                WHEN 'memo' THEN 0
-            END AS amount,
-            CASE e.line ->> 'type'
-                WHEN 'product' THEN pr.name
-                WHEN 'fee' THEN coalesce(e.line ->> 'description', fe.name)
-                WHEN 'discount' THEN e.line ->> 'description'
-                WHEN 'tax' THEN ta.name
-            END AS description
-        FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
-        LEFT JOIN billing.order_line AS ol
-            ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
-            AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
-        LEFT JOIN billing.product AS pr ON pr.product_id = ol.product_id
-        LEFT JOIN billing.fee AS fe ON fe.fee_code = e.line ->> 'fee_code'
-        LEFT JOIN billing.tax_authority AS ta ON ta.tax_code = e.line ->> 'tax_code'
-    ),
-    priced AS (
+    -- Each line and its subtype row, priced as the add_*_line functions price them: a product at its order line's
+    -- unit price, a discount stored negative, a tax line by default on the lines before it. One INSERT per row, and
+    -- names looked up apart: on Citus every statement stays on the customer's node, and a join of a customer's
+    -- table with a lookup table fails Citus' check that a delegated call reads that customer only.
+    FOR r IN
+        WITH given AS (
+            SELECT e.n::integer AS line_no, e.line ->> 'type' AS line_type, e.line, ol.unit_price, ol.product_id,
+                CASE e.line ->> 'type'
+                    WHEN 'product' THEN billing.round_money((e.line ->> 'quantity')::numeric * ol.unit_price, p_currency)
+                    WHEN 'fee' THEN (e.line ->> 'amount')::numeric
+                    WHEN 'discount' THEN -(e.line ->> 'amount')::numeric
+                    WHEN 'memo' THEN 0
+                END AS amount
+            FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS e (line, n)
+            LEFT JOIN billing.order_line AS ol
+                ON e.line ->> 'type' = 'product' AND ol.customer_id = p_customer_id
+                AND ol.order_id = (e.line ->> 'order_id')::bigint AND ol.line_no = (e.line ->> 'order_line_no')::integer
+        )
         -- (a tax line's amount is NULL in given, so the running sum is of the other lines before it)
-        SELECT g.line_no, g.line_type, g.line, g.unit_price, g.description, g.amount,
-            coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
+        SELECT g.*, coalesce((g.line ->> 'taxable_amount')::numeric, sum(g.amount) OVER (ORDER BY g.line_no), 0) AS taxable
         FROM given AS g
-    ),
-    line AS (
+        ORDER BY g.line_no
+    LOOP
+        v_description := CASE r.line_type
+            WHEN 'product' THEN (SELECT pr.name FROM billing.product AS pr WHERE pr.product_id = r.product_id)
+            WHEN 'fee' THEN coalesce(r.line ->> 'description',
+                (SELECT fe.name FROM billing.fee AS fe WHERE fe.fee_code = r.line ->> 'fee_code'))
+            WHEN 'discount' THEN r.line ->> 'description'
+            WHEN 'tax' THEN (SELECT ta.name FROM billing.tax_authority AS ta WHERE ta.tax_code = r.line ->> 'tax_code')
+        END;
         INSERT INTO billing.invoice_line (
             customer_id, invoice_id, line_no, line_type, quantity, unit_amount, amount, description
-        )
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line_type, coalesce((p.line ->> 'quantity')::numeric, 1),
-            p.unit_price,
-            coalesce(p.amount, billing.round_money(p.taxable * (p.line ->> 'rate')::numeric, p_currency)),
-            p.description
-        FROM priced AS p
-    ),
-    product AS (
-        INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'order_id')::bigint,
-            (p.line ->> 'order_line_no')::integer
-        FROM priced AS p WHERE p.line_type = 'product'
-    ),
-    fee AS (
-        INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'fee_code', (p.line ->> 'order_id')::bigint,
-            (p.line ->> 'order_charge_no')::integer
-        FROM priced AS p WHERE p.line_type = 'fee'
-    ),
-    discount AS (
-        INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
-        SELECT p_customer_id, v_invoice_id, p.line_no, (p.line ->> 'applies_to_line_no')::integer
-        FROM priced AS p WHERE p.line_type = 'discount'
-    ),
-    tax AS (
-        INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
-        SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'tax_code', (p.line ->> 'rate')::numeric, p.taxable
-        FROM priced AS p WHERE p.line_type = 'tax'
-    )
-    INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
-    SELECT p_customer_id, v_invoice_id, p.line_no, p.line ->> 'text'
-    FROM priced AS p WHERE p.line_type = 'memo';
+        ) VALUES (
+            p_customer_id, v_invoice_id, r.line_no, r.line_type, coalesce((r.line ->> 'quantity')::numeric, 1),
+            r.unit_price, coalesce(r.amount, billing.round_money(r.taxable * (r.line ->> 'rate')::numeric, p_currency)),
+            v_description
+        );
+        CASE r.line_type
+            WHEN 'product' THEN
+                INSERT INTO billing.invoice_product_line (customer_id, invoice_id, line_no, order_id, order_line_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, (r.line ->> 'order_id')::bigint,
+                    (r.line ->> 'order_line_no')::integer);
+            WHEN 'fee' THEN
+                INSERT INTO billing.invoice_fee_line (customer_id, invoice_id, line_no, fee_code, order_id, order_charge_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'fee_code', (r.line ->> 'order_id')::bigint,
+                    (r.line ->> 'order_charge_no')::integer);
+            WHEN 'discount' THEN
+                INSERT INTO billing.invoice_discount_line (customer_id, invoice_id, line_no, applies_to_line_no)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, (r.line ->> 'applies_to_line_no')::integer);
+            WHEN 'tax' THEN
+                INSERT INTO billing.invoice_tax_line (customer_id, invoice_id, line_no, tax_code, rate, taxable_amount)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'tax_code', (r.line ->> 'rate')::numeric,
+                    r.taxable);
+            ELSE
+                INSERT INTO billing.invoice_memo_line (customer_id, invoice_id, line_no, memo)
+                VALUES (p_customer_id, v_invoice_id, r.line_no, r.line ->> 'text');
+        END CASE;
+    END LOOP;
     PERFORM billing.issue_invoice(p_customer_id, v_invoice_id);
     RETURN v_invoice_id;
 END
@@ -2320,7 +2360,7 @@ BEGIN
                     p_hint => 'Bill it on a new invoice, or correct with a credit note.');
             END IF;
             PERFORM billing.fail('PB001', format('%s is issued and never changes: %s on billing.%s refused',
-                v_doc, TG_OP, TG_TABLE_NAME),
+                v_doc, TG_OP, TG_ARGV[0]),
                 p_hint => 'Correct it with a credit note (billing.issue_credit_note) and a new invoice.');
         END IF;
     END LOOP;
@@ -2332,7 +2372,7 @@ ALTER FUNCTION billing.line_guard() OWNER TO billing_owner;
 
 -- Name: FUNCTION line_guard(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.line_guard() IS 'Trigger on every line table: lines of an issued document cannot be added (55000), changed or deleted (PB001).';
+COMMENT ON FUNCTION billing.line_guard() IS 'Trigger on every line table (its argument: the table''s name): lines of an issued document cannot be added (55000), changed or deleted (PB001).';
 
 -- Name: sales_order; Type: TABLE; Schema: billing; Owner: billing_owner
 
@@ -2541,13 +2581,16 @@ COMMENT ON FUNCTION billing.minor_units(p_currency text) IS 'Decimal places of a
 -- Name: open_invoices(bigint, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) RETURNS TABLE(invoice_id bigint, open_amount numeric, due date, issued_at timestamp with time zone, invoice_no text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM billing.require(p_customer_id, 'p_customer_id'), billing.require(p_currency, 'p_currency');
     -- The open items first, through invoice_balance_open_amount_idx (MATERIALIZED: the planner may not start from
     -- the invoices, whose number grows with paid history; it did, misjudging kind and currency).
-    WITH open_balance AS MATERIALIZED (
+    RETURN QUERY WITH open_balance AS MATERIALIZED (
         SELECT b.customer_id, b.invoice_id, b.total - b.allocated AS open_amount
         FROM billing.invoice_balance AS b
         WHERE b.customer_id = p_customer_id AND b.total - b.allocated - b.refunded > 0
@@ -2555,14 +2598,12 @@ CREATE FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) RET
     SELECT b.invoice_id, b.open_amount, coalesce(i.due_date, i.issued_at::date), i.issued_at, i.invoice_no
     FROM open_balance AS b
     JOIN billing.invoice AS i ON i.customer_id = b.customer_id AND i.invoice_id = b.invoice_id
-    WHERE i.kind = 'invoice' AND i.currency = p_currency
-        -- Checked once, before any row is read (22004 for a NULL argument, even when nothing is open).
-        AND billing.require(p_customer_id, 'p_customer_id') IS NOT NULL
-        AND billing.require(p_currency, 'p_currency') IS NOT NULL
+    WHERE i.kind = 'invoice' AND i.currency = p_currency AND i.customer_id = p_customer_id
         AND NOT EXISTS (
             SELECT FROM billing.invoice_dispute AS d
-            WHERE d.customer_id = b.customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
-        )
+            WHERE d.customer_id = p_customer_id AND d.invoice_id = b.invoice_id AND d.resolved_at IS NULL
+        );
+END
 $$;
 
 ALTER FUNCTION billing.open_invoices(p_customer_id bigint, p_currency text) OWNER TO billing_owner;
@@ -2663,23 +2704,23 @@ CREATE FUNCTION billing.order_item_rules() RETURNS trigger
     AS $$
 DECLARE
     v_order billing.sales_order;
-    v_billed_old numeric := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END END;
-    v_billed_new numeric := to_jsonb(NEW) ->> CASE TG_TABLE_NAME WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END;
+    v_billed_old numeric := CASE TG_OP WHEN 'UPDATE' THEN to_jsonb(OLD) ->> CASE TG_ARGV[0] WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END END;
+    v_billed_new numeric := to_jsonb(NEW) ->> CASE TG_ARGV[0] WHEN 'order_line' THEN 'billed_quantity' ELSE 'billed_amount' END;
 BEGIN
     IF pg_trigger_depth() <= 1 AND v_billed_new IS DISTINCT FROM coalesce(v_billed_old, 0) THEN
-        PERFORM billing.fail('PB002', format('billing.%s: the billed part is kept by pgbilling''s triggers', TG_TABLE_NAME),
+        PERFORM billing.fail('PB002', format('billing.%s: the billed part is kept by pgbilling''s triggers', TG_ARGV[0]),
             format('order %s of customer %s', NEW.order_id, NEW.customer_id),
             'Issue invoices and credit notes instead; the billed part follows.');
     END IF;
     IF TG_OP = 'UPDATE' AND (NEW.customer_id, NEW.order_id) IS DISTINCT FROM (OLD.customer_id, OLD.order_id) THEN
-        PERFORM billing.fail('55000', format('billing.%s: customer_id and order_id of a row never change', TG_TABLE_NAME));
+        PERFORM billing.fail('55000', format('billing.%s: customer_id and order_id of a row never change', TG_ARGV[0]));
     END IF;
     SELECT o.* INTO v_order FROM billing.sales_order AS o WHERE o.customer_id = NEW.customer_id AND o.order_id = NEW.order_id;
     IF v_order.is_canceled AND pg_trigger_depth() <= 1 THEN
         PERFORM billing.fail('55000', format('order %s of customer %s is canceled: it cannot change', NEW.order_id, NEW.customer_id),
             format('canceled at %s: %s', v_order.canceled_time, v_order.cancel_reason));
     END IF;
-    IF TG_TABLE_NAME = 'order_charge' AND v_order.currency IS NOT NULL THEN
+    IF TG_ARGV[0] = 'order_charge' AND v_order.currency IS NOT NULL THEN
         PERFORM billing.check_money((to_jsonb(NEW) ->> 'amount')::numeric, v_order.currency,
             format('charge of order %s of customer %s', NEW.order_id, NEW.customer_id));
     END IF;
@@ -2691,7 +2732,7 @@ ALTER FUNCTION billing.order_item_rules() OWNER TO billing_owner;
 
 -- Name: FUNCTION order_item_rules(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and order_charge: the billed part is written by pgbilling''s triggers only (PB002), keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
+COMMENT ON FUNCTION billing.order_item_rules() IS 'Trigger on order_line and order_charge (its argument: which): the billed part is written by pgbilling''s triggers only (PB002), keys never change, a canceled order takes no changes (55000), a charge amount fits its currency (23514).';
 
 -- Name: pay_invoices(bigint, text, numeric, text, bigint[], text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3355,7 +3396,7 @@ CREATE FUNCTION billing.refuse_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_TABLE_NAME, TG_OP));
+    PERFORM billing.fail('PB001', format('billing.%s rows are history: %s refused', TG_ARGV[0], TG_OP));
     RETURN NULL;
 END
 $$;
@@ -3364,7 +3405,7 @@ ALTER FUNCTION billing.refuse_change() OWNER TO billing_owner;
 
 -- Name: FUNCTION refuse_change(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.refuse_change() IS 'Row trigger for append-only history: UPDATE and DELETE are refused (PB001).';
+COMMENT ON FUNCTION billing.refuse_change() IS 'Row trigger for append-only history (its argument: the table''s name): UPDATE and DELETE are refused (PB001).';
 
 -- Name: refuse_direct_change(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3374,7 +3415,7 @@ CREATE FUNCTION billing.refuse_direct_change() RETURNS trigger
 BEGIN
     -- pg_trigger_depth() is 1 for a client's own statement, more when a pgbilling trigger writes.
     IF pg_trigger_depth() <= 1 THEN
-        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_TABLE_NAME, TG_OP),
+        PERFORM billing.fail('PB002', format('billing.%s is kept by pgbilling''s triggers: %s refused', TG_ARGV[0], TG_OP),
             p_hint => 'Issue documents instead; the running totals follow.');
     END IF;
     RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
@@ -3385,7 +3426,7 @@ ALTER FUNCTION billing.refuse_direct_change() OWNER TO billing_owner;
 
 -- Name: FUNCTION refuse_direct_change(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.refuse_direct_change() IS 'Row trigger for derived data (running totals): only pgbilling''s own triggers may write it (PB002).';
+COMMENT ON FUNCTION billing.refuse_direct_change() IS 'Row trigger for derived data (running totals; its argument: the table''s name): only pgbilling''s own triggers may write it (PB002).';
 
 -- Name: refuse_truncate(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3393,7 +3434,7 @@ CREATE FUNCTION billing.refuse_truncate() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_TABLE_NAME),
+    PERFORM billing.fail('PB001', format('TRUNCATE of billing.%s is refused', TG_ARGV[0]),
         'It holds issued documents or their history, which never change.',
         'Delete draft rows one by one instead.');
     RETURN NULL;
@@ -3404,7 +3445,7 @@ ALTER FUNCTION billing.refuse_truncate() OWNER TO billing_owner;
 
 -- Name: FUNCTION refuse_truncate(); Type: COMMENT; Schema: billing; Owner: billing_owner
 
-COMMENT ON FUNCTION billing.refuse_truncate() IS 'Statement trigger: TRUNCATE of a table holding issued documents is refused (PB001).';
+COMMENT ON FUNCTION billing.refuse_truncate() IS 'Statement trigger (its argument: the table''s name): TRUNCATE of a table holding issued documents is refused (PB001).';
 
 -- Name: release_settlements(bigint, bigint, numeric, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
@@ -3586,11 +3627,11 @@ DECLARE
 BEGIN
     SELECT array_agg(DISTINCT s.invoice_id ORDER BY s.invoice_id) INTO v_invoice_ids
         FROM billing.invoice_line_summary AS s
-        JOIN billing.invoice AS i ON i.customer_id = s.customer_id AND i.invoice_id = s.invoice_id
+        JOIN billing.invoice AS i ON i.customer_id = NEW.customer_id AND i.invoice_id = s.invoice_id
         WHERE s.customer_id = NEW.customer_id AND i.status = 'issued' AND NOT s.is_canceled
             AND EXISTS (
                 SELECT FROM billing.invoice_line_summary AS o
-                WHERE o.customer_id = s.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
+                WHERE o.customer_id = NEW.customer_id AND o.invoice_id = s.invoice_id AND o.order_id = NEW.order_id
             )
             AND s.has_credit_left;
     -- The payments that paid those invoices, before they are voided; and those that paid an invoice billing
@@ -3598,7 +3639,7 @@ BEGIN
     SELECT array_agg(DISTINCT a.payment_id),
         array_agg(DISTINCT a.payment_id) FILTER (WHERE EXISTS (
             SELECT FROM billing.invoice_line_summary AS o
-            WHERE o.customer_id = a.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
+            WHERE o.customer_id = NEW.customer_id AND o.invoice_id = a.invoice_id AND o.line_type IN ('product', 'fee')
                 AND o.order_id IS DISTINCT FROM NEW.order_id
         ))
     INTO v_payment_ids, v_shared_payment_ids
@@ -3625,20 +3666,21 @@ BEGIN
     -- refunded and canceled, same time and reason. One that also pays other invoices keeps those allocations,
     -- and one that paid an invoice billing other things too keeps what it paid here as its open credit.
     FOR v_payment IN
-        SELECT p.payment_id, p.currency, m.code AS method, b.amount - b.allocated - b.refunded - b.voided AS open_credit
+        SELECT p.payment_id, p.currency, p.method_id, b.amount - b.allocated - b.refunded - b.voided AS open_credit
         FROM billing.payment AS p
-        JOIN billing.payment_method AS m ON m.method_id = p.method_id
-        JOIN billing.payment_balance AS b ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        JOIN billing.payment_balance AS b ON b.customer_id = NEW.customer_id AND b.payment_id = p.payment_id
         WHERE p.customer_id = NEW.customer_id AND p.payment_id = ANY(v_payment_ids) AND b.allocated = 0
             AND p.payment_id <> ALL(coalesce(v_shared_payment_ids, '{}'))
             AND NOT EXISTS (
                 SELECT FROM billing.payment_cancellation AS pc
-                WHERE pc.customer_id = p.customer_id AND pc.payment_id = p.payment_id
+                WHERE pc.customer_id = NEW.customer_id AND pc.payment_id = p.payment_id
             )
         ORDER BY p.payment_id
     LOOP
         IF v_payment.open_credit > 0 THEN
-            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit, v_payment.method,
+            -- (the method's code apart: on Citus a customer's table joined with a lookup table fails Citus' check)
+            PERFORM billing.refund(NEW.customer_id, v_payment.currency, v_payment.open_credit,
+                (SELECT m.code FROM billing.payment_method AS m WHERE m.method_id = v_payment.method_id),
                 NEW.cancel_reason, v_payment.payment_id);
         END IF;
         INSERT INTO billing.payment_cancellation (customer_id, payment_id, canceled_time, cancel_reason)
@@ -3776,15 +3818,17 @@ COMMENT ON FUNCTION billing.set_row_security(p_on boolean) IS 'For DBAs (the own
 -- Name: source_label(bigint, bigint, bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-    SELECT CASE
-        WHEN p_payment_id IS NOT NULL THEN coalesce(
-            (SELECT format('payment %s of customer %s', p.payment_no, p.customer_id) FROM billing.payment AS p
-             WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id),
-            format('payment id %s of customer %s', p_payment_id, p_customer_id))
-        ELSE billing.document_label(p_customer_id, p_credit_note_id)
-    END
+BEGIN
+    IF p_payment_id IS NULL THEN
+        RETURN billing.document_label(p_customer_id, p_credit_note_id);
+    END IF;
+    RETURN coalesce(
+        (SELECT format('payment %s of customer %s', p.payment_no, p.customer_id) FROM billing.payment AS p
+         WHERE p.customer_id = p_customer_id AND p.payment_id = p_payment_id),
+        format('payment id %s of customer %s', p_payment_id, p_customer_id));
+END
 $$;
 
 ALTER FUNCTION billing.source_label(p_customer_id bigint, p_payment_id bigint, p_credit_note_id bigint) OWNER TO billing_owner;
@@ -3917,7 +3961,8 @@ DECLARE
     v_broken text;
     v_doc text;
 BEGIN
-    -- One query reads every line checked with its subtype row, order and charge; the loop only compares.
+    -- One query reads every line checked with its subtype row, order and charge; the loop only compares. Each table
+    -- is filtered by the customer itself, so Citus routes the query to the customer's shards (README, Scale-out).
     FOR r IN
         SELECT l.line_no, l.line_type, l.amount, l.unit_amount, i.currency,
             CASE WHEN l.line_type = 'tax' THEN billing.round_money(t.taxable_amount * t.rate, i.currency)
@@ -3928,33 +3973,33 @@ BEGIN
             dt.line_type AS applies_to_type,
             l.line_type = 'tax' AND NOT EXISTS (  -- the lines before a tax line are its base
                 SELECT FROM billing.invoice_line AS b
-                WHERE b.customer_id = l.customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
+                WHERE b.customer_id = p_customer_id AND b.invoice_id = l.invoice_id AND b.line_no < l.line_no
                     AND b.line_type <> 'tax'
             ) AS tax_without_base,
             format('canceled at %s: %s', o.canceled_time, o.cancel_reason) AS cancel_info
         FROM billing.invoice_line AS l
-        INNER JOIN billing.invoice AS i ON i.customer_id = l.customer_id AND i.invoice_id = l.invoice_id
+        INNER JOIN billing.invoice AS i ON i.customer_id = p_customer_id AND i.invoice_id = l.invoice_id
         LEFT JOIN billing.invoice_product_line AS p
-            ON p.customer_id = l.customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
+            ON p.customer_id = p_customer_id AND p.invoice_id = l.invoice_id AND p.line_no = l.line_no
         LEFT JOIN billing.order_line AS ol
-            ON ol.customer_id = p.customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
+            ON ol.customer_id = p_customer_id AND ol.order_id = p.order_id AND ol.line_no = p.order_line_no
         LEFT JOIN billing.invoice_fee_line AS f
-            ON f.customer_id = l.customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
+            ON f.customer_id = p_customer_id AND f.invoice_id = l.invoice_id AND f.line_no = l.line_no
         LEFT JOIN billing.order_charge AS c
-            ON c.customer_id = f.customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
+            ON c.customer_id = p_customer_id AND c.order_id = f.order_id AND c.charge_no = f.order_charge_no
         LEFT JOIN billing.invoice_tax_line AS t
-            ON t.customer_id = l.customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
-        LEFT JOIN billing.sales_order AS o ON o.customer_id = l.customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
+            ON t.customer_id = p_customer_id AND t.invoice_id = l.invoice_id AND t.line_no = l.line_no
+        LEFT JOIN billing.sales_order AS o ON o.customer_id = p_customer_id AND o.order_id = coalesce(p.order_id, f.order_id)
         LEFT JOIN billing.invoice_discount_line AS dl
-            ON dl.customer_id = l.customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
+            ON dl.customer_id = p_customer_id AND dl.invoice_id = l.invoice_id AND dl.line_no = l.line_no
         LEFT JOIN LATERAL (
             SELECT max(a.amount) AS line_amount, -sum(x.amount) AS discounted, max(a.line_type) AS line_type
             FROM billing.invoice_line AS a
             JOIN billing.invoice_discount_line AS xd
-                ON xd.customer_id = a.customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
+                ON xd.customer_id = p_customer_id AND xd.invoice_id = a.invoice_id AND xd.applies_to_line_no = a.line_no
             JOIN billing.invoice_line AS x
-                ON x.customer_id = xd.customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
-            WHERE a.customer_id = dl.customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
+                ON x.customer_id = p_customer_id AND x.invoice_id = xd.invoice_id AND x.line_no = xd.line_no
+            WHERE a.customer_id = p_customer_id AND a.invoice_id = dl.invoice_id AND a.line_no = dl.applies_to_line_no
         ) AS dt ON dl.applies_to_line_no IS NOT NULL
         WHERE l.customer_id = p_customer_id AND l.invoice_id = p_invoice_id
             -- a range, not "IS NULL OR =": the index serves it in a cached generic plan
@@ -4018,10 +4063,37 @@ COMMENT ON FUNCTION billing.validate_lines(p_customer_id bigint, p_invoice_id bi
 -- Name: verify_balances(); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_name text, keys jsonb, stored numeric, computed numeric, detail text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
+#variable_conflict use_column
+DECLARE
+    -- what was found, one element per finding; its detail is head, then the label of the document or payment
+    -- named (if any), then tail
+    v_check text [];
+    v_table text [];
+    v_keys jsonb [];
+    v_stored numeric [];
+    v_computed numeric [];
+    v_customer bigint [];
+    v_invoice bigint [];    -- the document to name (billing.document_label), or NULL
+    v_payment bigint [];    -- the payment to name (billing.source_label), or NULL
+    v_head text [];
+    v_tail text [];
+BEGIN
+    -- One query over all customers, written so that Citus (README, Scale-out) runs each of its checks on the
+    -- shards, every node over its own customers, and sends only the findings to the coordinator:
+    -- * every join, grouping and window is by customer_id first;
+    -- * no correlated subquery (NOT EXISTS is a LEFT JOIN ... IS NULL), no LATERAL subquery reading a table (the base
+    --   of a tax line is a window);
+    -- * no UNION on the nullable side of an outer join (each part of a total is summed on its own), nor a UNION over
+    --   a subquery that other checks read too (the customers and currencies of the cash check are a UNION of tables);
+    -- * a subquery read by several checks is NOT MATERIALIZED: Citus would gather a materialized one on the
+    --   coordinator, every row of it;
+    -- * no function that reads a distributed table, which Citus refuses inside a query on a shard: the labels of
+    --   documents and payments (billing.document_label, billing.source_label) are added once the findings are here,
+    --   by a query that reads no table, and that query sorts them.
     WITH credited_line AS (
         -- What issued credit notes took back of each invoice line, and how many did.
         SELECT
@@ -4036,7 +4108,7 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
         GROUP BY c.customer_id, c.credited_invoice_id, c.credited_line_no
     ),
 
-    document AS (
+    document AS NOT MATERIALIZED (
         SELECT
             i.customer_id,
             i.invoice_id,
@@ -4049,46 +4121,48 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
     ),
 
     -- What applies to a document: allocations to an invoice and from a credit note (reversals included, with their
-    -- negative amounts), and write-offs of an invoice (reversals included): invoice_balance.allocated.
-    applied AS (
+    -- negative amounts), and write-offs of an invoice (reversals included): invoice_balance.allocated, their sum.
+    allocated_to AS (
         SELECT
-            x.customer_id,
-            x.invoice_id,
-            sum(x.amount) AS amount
-        FROM (
-            SELECT
-                a.customer_id,
-                a.invoice_id,
-                a.amount
-            FROM billing.allocation AS a
-            UNION ALL
-            SELECT
-                a.customer_id,
-                a.credit_note_id,
-                a.amount
-            FROM billing.allocation AS a
-            WHERE a.credit_note_id IS NOT NULL
-            UNION ALL
-            SELECT
-                w.customer_id,
-                w.invoice_id,
-                w.amount
-            FROM billing.write_off AS w
-        ) AS x
-        GROUP BY x.customer_id, x.invoice_id
+            a.customer_id,
+            a.invoice_id,
+            sum(a.amount) AS amount
+        FROM billing.allocation AS a
+        GROUP BY a.customer_id, a.invoice_id
     ),
 
+    allocated_from_credit_note AS (
+        SELECT
+            a.customer_id,
+            a.credit_note_id,
+            sum(a.amount) AS amount
+        FROM billing.allocation AS a
+        WHERE a.credit_note_id IS NOT NULL
+        GROUP BY a.customer_id, a.credit_note_id
+    ),
+
+    written_off AS (
+        SELECT
+            w.customer_id,
+            w.invoice_id,
+            sum(w.amount) AS amount
+        FROM billing.write_off AS w
+        GROUP BY w.customer_id, w.invoice_id
+    ),
+
+    -- (from billing.invoice, not from document: Citus runs the comparison of invoice_balance with invoice_history on
+    -- the shards only if this sum reads a table)
     credited AS (
         SELECT
-            d.customer_id,
-            d.credited_invoice_id AS invoice_id,
-            sum(d.total) AS amount
-        FROM document AS d
-        WHERE d.kind = 'credit_note'
-        GROUP BY d.customer_id, d.credited_invoice_id
+            i.customer_id,
+            i.credited_invoice_id AS invoice_id,
+            sum(i.total) AS amount
+        FROM billing.invoice AS i
+        WHERE i.status = 'issued' AND i.kind = 'credit_note'
+        GROUP BY i.customer_id, i.credited_invoice_id
     ),
 
-    refunded AS (
+    refunded AS NOT MATERIALIZED (
         SELECT
             r.customer_id,
             r.payment_id,
@@ -4108,7 +4182,7 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
         GROUP BY a.customer_id, a.payment_id
     ),
 
-    invoice_history AS (
+    invoice_history AS NOT MATERIALIZED (
         SELECT
             d.customer_id,
             d.invoice_id,
@@ -4116,15 +4190,17 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             d.currency,
             d.total,
             coalesce(c.amount, 0) AS credited,
-            coalesce(a.amount, 0) AS allocated,
+            coalesce(a.amount, 0) + coalesce(n.amount, 0) + coalesce(w.amount, 0) AS allocated,
             coalesce(r.amount, 0) AS refunded
         FROM document AS d
         LEFT JOIN credited AS c ON d.customer_id = c.customer_id AND d.invoice_id = c.invoice_id
-        LEFT JOIN applied AS a ON d.customer_id = a.customer_id AND d.invoice_id = a.invoice_id
+        LEFT JOIN allocated_to AS a ON d.customer_id = a.customer_id AND d.invoice_id = a.invoice_id
+        LEFT JOIN allocated_from_credit_note AS n ON d.customer_id = n.customer_id AND d.invoice_id = n.credit_note_id
+        LEFT JOIN written_off AS w ON d.customer_id = w.customer_id AND d.invoice_id = w.invoice_id
         LEFT JOIN refunded AS r ON d.customer_id = r.customer_id AND d.invoice_id = r.credit_note_id
     ),
 
-    payment_history AS (
+    payment_history AS NOT MATERIALIZED (
         SELECT
             h.*,
             -- a cancellation voids what the payment has left once its allocations are reversed; nothing can be
@@ -4149,79 +4225,113 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
 
     -- The billed part of order lines (quantity) and charges (amount): issued invoices' lines, less what issued
     -- credit notes give back (quantity credits of product lines; every credit of a fee line of a charge).
-    billed AS (
+    line_billed AS (
         SELECT
-            x.customer_id,
-            x.order_id,
-            x.item_no,
-            x.is_charge,
-            sum(x.delta) AS billed
-        FROM (
-            SELECT
-                p.customer_id,
-                p.order_id,
-                p.order_line_no AS item_no,
-                FALSE AS is_charge,
-                l.quantity AS delta
-            FROM billing.invoice_product_line AS p
-            INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
-            INNER JOIN document AS d USING (customer_id, invoice_id)
-            UNION ALL
-            SELECT
-                p.customer_id,
-                p.order_id,
-                p.order_line_no,
-                FALSE,
-                -c.quantity
-            FROM billing.credit_note_line AS c
-            INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
-            INNER JOIN billing.invoice_product_line AS p
-                ON c.customer_id = p.customer_id AND c.credited_invoice_id = p.invoice_id AND c.credited_line_no = p.line_no
-            WHERE c.quantity IS NOT NULL
-            UNION ALL
-            SELECT
-                f.customer_id,
-                f.order_id,
-                f.order_charge_no,
-                TRUE,
-                l.amount
-            FROM billing.invoice_fee_line AS f
-            INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
-            INNER JOIN document AS d USING (customer_id, invoice_id)
-            WHERE f.order_charge_no IS NOT NULL
-            UNION ALL
-            SELECT
-                f.customer_id,
-                f.order_id,
-                f.order_charge_no,
-                TRUE,
-                -c.amount
-            FROM billing.credit_note_line AS c
-            INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
-            INNER JOIN billing.invoice_fee_line AS f
-                ON c.customer_id = f.customer_id AND c.credited_invoice_id = f.invoice_id AND c.credited_line_no = f.line_no
-            WHERE f.order_charge_no IS NOT NULL
-        ) AS x
-        GROUP BY x.customer_id, x.order_id, x.item_no, x.is_charge
+            p.customer_id,
+            p.order_id,
+            p.order_line_no,
+            sum(l.quantity) AS quantity
+        FROM billing.invoice_product_line AS p
+        INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        INNER JOIN document AS d USING (customer_id, invoice_id)
+        GROUP BY p.customer_id, p.order_id, p.order_line_no
     ),
 
-    line_total AS (
+    line_credited AS (
+        SELECT
+            p.customer_id,
+            p.order_id,
+            p.order_line_no,
+            sum(c.quantity) AS quantity
+        FROM billing.credit_note_line AS c
+        INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
+        INNER JOIN billing.invoice_product_line AS p
+            ON c.customer_id = p.customer_id AND c.credited_invoice_id = p.invoice_id AND c.credited_line_no = p.line_no
+        WHERE c.quantity IS NOT NULL
+        GROUP BY p.customer_id, p.order_id, p.order_line_no
+    ),
+
+    charge_billed AS (
+        SELECT
+            f.customer_id,
+            f.order_id,
+            f.order_charge_no,
+            sum(l.amount) AS amount
+        FROM billing.invoice_fee_line AS f
+        INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
+        INNER JOIN document AS d USING (customer_id, invoice_id)
+        WHERE f.order_charge_no IS NOT NULL
+        GROUP BY f.customer_id, f.order_id, f.order_charge_no
+    ),
+
+    charge_credited AS (
+        SELECT
+            f.customer_id,
+            f.order_id,
+            f.order_charge_no,
+            sum(c.amount) AS amount
+        FROM billing.credit_note_line AS c
+        INNER JOIN document AS d ON c.customer_id = d.customer_id AND c.credit_note_id = d.invoice_id
+        INNER JOIN billing.invoice_fee_line AS f
+            ON c.customer_id = f.customer_id AND c.credited_invoice_id = f.invoice_id AND c.credited_line_no = f.line_no
+        WHERE f.order_charge_no IS NOT NULL
+        GROUP BY f.customer_id, f.order_id, f.order_charge_no
+    ),
+
+    -- The sum of a document's lines: an invoice's, or a credit note's.
+    invoice_line_total AS (
         SELECT
             l.customer_id,
             l.invoice_id,
             sum(l.amount) AS amount
         FROM billing.invoice_line AS l
         GROUP BY l.customer_id, l.invoice_id
-        UNION ALL
+    ),
+
+    credit_note_line_total AS (
         SELECT
             c.customer_id,
             c.credit_note_id,
-            sum(c.amount)
+            sum(c.amount) AS amount
         FROM billing.credit_note_line AS c
         GROUP BY c.customer_id, c.credit_note_id
     ),
 
-    finding AS (
+    -- Each invoice line with what credit notes took back of it, and the base of a tax line: the lines before it
+    -- that are not tax, what credit notes took back of them and the most credit notes that took back one of them.
+    tax_base AS (
+        SELECT
+            l.customer_id,
+            l.invoice_id,
+            l.line_no,
+            l.line_type,
+            l.amount,
+            c.amount AS credited,
+            c.notes,
+            sum(l.amount) FILTER (WHERE l.line_type <> 'tax') OVER before AS base_amount,
+            coalesce(sum(c.amount) FILTER (WHERE l.line_type <> 'tax') OVER before, 0) AS base_credited,
+            coalesce(max(c.notes) FILTER (WHERE l.line_type <> 'tax') OVER before, 0) AS base_notes
+        FROM billing.invoice_line AS l
+        LEFT JOIN credited_line AS c
+            ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id AND l.line_no = c.line_no
+        WINDOW before AS (
+            PARTITION BY l.customer_id, l.invoice_id ORDER BY l.line_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        )
+    )
+
+    SELECT
+        array_agg(f.check_name),
+        array_agg(f.table_name),
+        array_agg(f.keys),
+        array_agg(f.stored),
+        array_agg(f.computed),
+        array_agg(f.customer_id),
+        array_agg(f.invoice_id),
+        array_agg(f.payment_id),
+        array_agg(f.head),
+        array_agg(f.tail)
+    INTO v_check, v_table, v_keys, v_stored, v_computed, v_customer, v_invoice, v_payment, v_head, v_tail
+    FROM (
         -- a running total that differs from its history, one row per column
         SELECT
             'total_differs' AS check_name,
@@ -4229,7 +4339,11 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', b.customer_id, 'invoice_id', b.invoice_id) AS keys,
             v.stored,
             v.computed,
-            format('%s of %s', v.column_name, billing.document_label(b.customer_id, b.invoice_id)) AS detail
+            b.customer_id,
+            b.invoice_id,
+            NULL::bigint AS payment_id,
+            format('%s of ', v.column_name) AS head,
+            '' AS tail
         FROM billing.invoice_balance AS b
         INNER JOIN invoice_history AS h ON b.customer_id = h.customer_id AND b.invoice_id = h.invoice_id
         CROSS JOIN LATERAL (
@@ -4247,7 +4361,11 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', b.customer_id, 'payment_id', b.payment_id),
             v.stored,
             v.computed,
-            format('%s of %s', v.column_name, billing.source_label(b.customer_id, b.payment_id, NULL))
+            b.customer_id,
+            NULL,
+            b.payment_id,
+            format('%s of ', v.column_name),
+            ''
         FROM billing.payment_balance AS b
         INNER JOIN payment_history AS h ON b.customer_id = h.customer_id AND b.payment_id = h.payment_id
         CROSS JOIN LATERAL (
@@ -4264,24 +4382,36 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             'order_line',
             jsonb_build_object('customer_id', ol.customer_id, 'order_id', ol.order_id, 'line_no', ol.line_no),
             ol.billed_quantity,
-            coalesce(x.billed, 0),
-            format('billed_quantity of line %s of order %s of customer %s', ol.line_no, ol.order_id, ol.customer_id)
+            coalesce(b.quantity, 0) - coalesce(c.quantity, 0),
+            ol.customer_id,
+            NULL,
+            NULL,
+            format('billed_quantity of line %s of order %s of customer %s', ol.line_no, ol.order_id, ol.customer_id),
+            ''
         FROM billing.order_line AS ol
-        LEFT JOIN billed AS x
-            ON ol.customer_id = x.customer_id AND ol.order_id = x.order_id AND ol.line_no = x.item_no AND NOT x.is_charge
-        WHERE ol.billed_quantity <> coalesce(x.billed, 0)
+        LEFT JOIN line_billed AS b
+            ON ol.customer_id = b.customer_id AND ol.order_id = b.order_id AND ol.line_no = b.order_line_no
+        LEFT JOIN line_credited AS c
+            ON ol.customer_id = c.customer_id AND ol.order_id = c.order_id AND ol.line_no = c.order_line_no
+        WHERE ol.billed_quantity <> coalesce(b.quantity, 0) - coalesce(c.quantity, 0)
         UNION ALL
         SELECT
             'total_differs',
             'order_charge',
             jsonb_build_object('customer_id', oc.customer_id, 'order_id', oc.order_id, 'charge_no', oc.charge_no),
             oc.billed_amount,
-            coalesce(x.billed, 0),
-            format('billed_amount of charge %s of order %s of customer %s', oc.charge_no, oc.order_id, oc.customer_id)
+            coalesce(b.amount, 0) - coalesce(c.amount, 0),
+            oc.customer_id,
+            NULL,
+            NULL,
+            format('billed_amount of charge %s of order %s of customer %s', oc.charge_no, oc.order_id, oc.customer_id),
+            ''
         FROM billing.order_charge AS oc
-        LEFT JOIN billed AS x
-            ON oc.customer_id = x.customer_id AND oc.order_id = x.order_id AND oc.charge_no = x.item_no AND x.is_charge
-        WHERE oc.billed_amount <> coalesce(x.billed, 0)
+        LEFT JOIN charge_billed AS b
+            ON oc.customer_id = b.customer_id AND oc.order_id = b.order_id AND oc.charge_no = b.order_charge_no
+        LEFT JOIN charge_credited AS c
+            ON oc.customer_id = c.customer_id AND oc.order_id = c.order_id AND oc.charge_no = c.order_charge_no
+        WHERE oc.billed_amount <> coalesce(b.amount, 0) - coalesce(c.amount, 0)
         UNION ALL
         SELECT
             'total_differs',
@@ -4289,10 +4419,21 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', d.customer_id, 'invoice_id', d.invoice_id),
             d.total,
             coalesce(t.amount, 0),
-            format('total of %s: the sum of its lines', billing.document_label(d.customer_id, d.invoice_id))
+            d.customer_id,
+            d.invoice_id,
+            NULL,
+            'total of ',
+            ': the sum of its lines'
         FROM document AS d
-        LEFT JOIN line_total AS t ON d.customer_id = t.customer_id AND d.invoice_id = t.invoice_id
-        WHERE d.total <> coalesce(t.amount, 0)
+        LEFT JOIN invoice_line_total AS il ON d.customer_id = il.customer_id AND d.invoice_id = il.invoice_id
+        LEFT JOIN credit_note_line_total AS cl ON d.customer_id = cl.customer_id AND d.invoice_id = cl.credit_note_id
+        -- each sum found is compared (should lines of both kinds name the document), none found is 0
+        CROSS JOIN LATERAL (
+            VALUES
+            (il.amount, il.invoice_id IS NOT NULL OR cl.credit_note_id IS NULL),
+            (cl.amount, cl.credit_note_id IS NOT NULL)
+        ) AS t (amount, found)
+        WHERE t.found AND d.total <> coalesce(t.amount, 0)
         -- a balance row without its document, or an issued document or payment without its balance row
         UNION ALL
         SELECT
@@ -4301,11 +4442,14 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', b.customer_id, 'invoice_id', b.invoice_id),
             b.total,
             NULL,
-            format('%s is not an issued document', billing.document_label(b.customer_id, b.invoice_id))
+            b.customer_id,
+            b.invoice_id,
+            NULL,
+            '',
+            ' is not an issued document'
         FROM billing.invoice_balance AS b
-        WHERE NOT EXISTS (
-            SELECT FROM document AS d WHERE b.customer_id = d.customer_id AND b.invoice_id = d.invoice_id
-        )
+        LEFT JOIN document AS d ON b.customer_id = d.customer_id AND b.invoice_id = d.invoice_id
+        WHERE d.invoice_id IS NULL
         UNION ALL
         SELECT
             'balance_row_orphaned',
@@ -4313,11 +4457,14 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', b.customer_id, 'payment_id', b.payment_id),
             b.amount,
             NULL,
-            format('payment id %s of customer %s does not exist', b.payment_id, b.customer_id)
+            b.customer_id,
+            NULL,
+            NULL,
+            format('payment id %s of customer %s does not exist', b.payment_id, b.customer_id),
+            ''
         FROM billing.payment_balance AS b
-        WHERE NOT EXISTS (
-            SELECT FROM billing.payment AS p WHERE b.customer_id = p.customer_id AND b.payment_id = p.payment_id
-        )
+        LEFT JOIN billing.payment AS p ON b.customer_id = p.customer_id AND b.payment_id = p.payment_id
+        WHERE p.payment_id IS NULL
         UNION ALL
         SELECT
             'balance_row_missing',
@@ -4325,11 +4472,14 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
             NULL,
             h.total,
-            format('%s has no balance row', billing.document_label(h.customer_id, h.invoice_id))
+            h.customer_id,
+            h.invoice_id,
+            NULL,
+            '',
+            ' has no balance row'
         FROM invoice_history AS h
-        WHERE NOT EXISTS (
-            SELECT FROM billing.invoice_balance AS b WHERE h.customer_id = b.customer_id AND h.invoice_id = b.invoice_id
-        )
+        LEFT JOIN billing.invoice_balance AS b ON h.customer_id = b.customer_id AND h.invoice_id = b.invoice_id
+        WHERE b.invoice_id IS NULL
         UNION ALL
         SELECT
             'balance_row_missing',
@@ -4337,11 +4487,14 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', h.customer_id, 'payment_id', h.payment_id),
             NULL,
             h.amount,
-            format('%s has no balance row', billing.source_label(h.customer_id, h.payment_id, NULL))
+            h.customer_id,
+            NULL,
+            h.payment_id,
+            '',
+            ' has no balance row'
         FROM payment_history AS h
-        WHERE NOT EXISTS (
-            SELECT FROM billing.payment_balance AS b WHERE h.customer_id = b.customer_id AND h.payment_id = b.payment_id
-        )
+        LEFT JOIN billing.payment_balance AS b ON h.customer_id = b.customer_id AND h.payment_id = b.payment_id
+        WHERE b.payment_id IS NULL
         -- invariants, on what the history gives: stored is the value found, computed the limit the rule sets
         UNION ALL
         SELECT
@@ -4350,8 +4503,11 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
             h.total - h.allocated,
             0,
-            format('%s is canceled but has %s open (its void credit note settles it)',
-                billing.document_label(h.customer_id, h.invoice_id), h.total - h.allocated)
+            h.customer_id,
+            h.invoice_id,
+            NULL,
+            '',
+            format(' is canceled but has %s open (its void credit note settles it)', h.total - h.allocated)
         FROM billing.invoice_cancellation AS c
         INNER JOIN invoice_history AS h ON c.customer_id = h.customer_id AND c.invoice_id = h.invoice_id
         WHERE h.total - h.allocated <> 0
@@ -4362,8 +4518,12 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', h.customer_id, 'invoice_id', h.invoice_id),
             h.total - h.allocated - h.refunded,
             0,
-            format('%s has %s %s', billing.document_label(h.customer_id, h.invoice_id),
-                h.total - h.allocated - h.refunded, CASE h.kind WHEN 'invoice' THEN 'open' ELSE 'of open credit' END)
+            h.customer_id,
+            h.invoice_id,
+            NULL,
+            '',
+            format(' has %s %s', h.total - h.allocated - h.refunded,
+                CASE h.kind WHEN 'invoice' THEN 'open' ELSE 'of open credit' END)
         FROM invoice_history AS h
         WHERE h.total - h.allocated - h.refunded < 0
         UNION ALL
@@ -4373,8 +4533,11 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', h.customer_id, 'payment_id', h.payment_id),
             h.amount - h.allocated - h.refunded - h.voided,
             0,
-            format('%s has %s of open credit', billing.source_label(h.customer_id, h.payment_id, NULL),
-                h.amount - h.allocated - h.refunded - h.voided)
+            h.customer_id,
+            NULL,
+            h.payment_id,
+            '',
+            format(' has %s of open credit', h.amount - h.allocated - h.refunded - h.voided)
         FROM payment_history AS h
         WHERE h.amount - h.allocated - h.refunded - h.voided < 0
         UNION ALL
@@ -4384,39 +4547,63 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', m.customer_id, 'currency', m.currency),
             m.open_credit,
             m.net_cash,
+            m.customer_id,
+            NULL,
+            NULL,
             format('customer %s has %s %s of open credit but %s %s net cash received (payments less refunds and '
                 'voided amounts): credit notes'' credit never becomes cash', m.customer_id, m.open_credit, m.currency,
-                m.net_cash, m.currency)
+                m.net_cash, m.currency),
+            ''
         FROM (
             SELECT
-                x.customer_id,
-                x.currency,
-                sum(x.open_credit) AS open_credit,
-                sum(x.cash) AS net_cash
+                k.customer_id,
+                k.currency,
+                coalesce(p.open_credit, 0) + coalesce(n.open_credit, 0) AS open_credit,
+                coalesce(p.cash, 0) - coalesce(r.amount, 0) AS net_cash
+            -- every customer and currency of a payment, an issued credit note or a refund
             FROM (
                 SELECT
-                    h.customer_id,
-                    h.currency,
-                    h.amount - h.allocated - h.refunded - h.voided AS open_credit,
-                    h.amount - h.voided AS cash
-                FROM payment_history AS h
-                UNION ALL
+                    y.customer_id,
+                    y.currency
+                FROM billing.payment AS y
+                UNION
+                SELECT
+                    y.customer_id,
+                    y.currency
+                FROM billing.invoice AS y
+                WHERE y.status = 'issued' AND y.kind = 'credit_note'
+                UNION
+                SELECT
+                    y.customer_id,
+                    y.currency
+                FROM billing.refund AS y
+            ) AS k
+            LEFT JOIN (
                 SELECT
                     h.customer_id,
                     h.currency,
-                    h.total - h.allocated - h.refunded,
-                    0
+                    sum(h.amount - h.allocated - h.refunded - h.voided) AS open_credit,
+                    sum(h.amount - h.voided) AS cash
+                FROM payment_history AS h
+                GROUP BY h.customer_id, h.currency
+            ) AS p ON k.customer_id = p.customer_id AND k.currency = p.currency
+            LEFT JOIN (
+                SELECT
+                    h.customer_id,
+                    h.currency,
+                    sum(h.total - h.allocated - h.refunded) AS open_credit
                 FROM invoice_history AS h
                 WHERE h.kind = 'credit_note'
-                UNION ALL
+                GROUP BY h.customer_id, h.currency
+            ) AS n ON k.customer_id = n.customer_id AND k.currency = n.currency
+            LEFT JOIN (
                 SELECT
-                    r.customer_id,
-                    r.currency,
-                    0,
-                    -r.amount
-                FROM billing.refund AS r
-            ) AS x
-            GROUP BY x.customer_id, x.currency
+                    y.customer_id,
+                    y.currency,
+                    sum(y.amount) AS amount
+                FROM billing.refund AS y
+                GROUP BY y.customer_id, y.currency
+            ) AS r ON k.customer_id = r.customer_id AND k.currency = r.currency
         ) AS m
         WHERE m.open_credit > m.net_cash
         UNION ALL
@@ -4426,8 +4613,11 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             jsonb_build_object('customer_id', t.customer_id, 'invoice_id', t.invoice_id, 'line_no', t.line_no),
             l.amount,
             billing.round_money(t.taxable_amount * t.rate, d.currency),
-            format('tax line %s of %s: %s x %s', t.line_no, billing.document_label(t.customer_id, t.invoice_id),
-                t.taxable_amount, t.rate)
+            t.customer_id,
+            t.invoice_id,
+            NULL,
+            format('tax line %s of ', t.line_no),
+            format(': %s x %s', t.taxable_amount, t.rate)
         FROM billing.invoice_tax_line AS t
         INNER JOIN billing.invoice_line AS l USING (customer_id, invoice_id, line_no)
         INNER JOIN document AS d USING (customer_id, invoice_id)
@@ -4439,41 +4629,46 @@ CREATE FUNCTION billing.verify_balances() RETURNS TABLE(check_name text, table_n
             'tax_credit_share',
             'credit_note_line',
             jsonb_build_object('customer_id', t.customer_id, 'invoice_id', t.invoice_id, 'line_no', t.line_no),
-            coalesce(tc.amount, 0),
-            t.amount * base.credited / base.amount,
-            format('tax line %s of %s (%s) on a base of %s, of which credit notes took back %s',
-                t.line_no, billing.document_label(t.customer_id, t.invoice_id), t.amount, base.amount, base.credited)
-        FROM billing.invoice_line AS t
+            coalesce(t.credited, 0),
+            t.amount * t.base_credited / t.base_amount,
+            t.customer_id,
+            t.invoice_id,
+            NULL,
+            format('tax line %s of ', t.line_no),
+            format(' (%s) on a base of %s, of which credit notes took back %s', t.amount, t.base_amount,
+                t.base_credited)
+        FROM tax_base AS t
         INNER JOIN document AS d ON t.customer_id = d.customer_id AND t.invoice_id = d.invoice_id
-        LEFT JOIN credited_line AS tc
-            ON t.customer_id = tc.customer_id AND t.invoice_id = tc.invoice_id AND t.line_no = tc.line_no
-        CROSS JOIN LATERAL (
-            SELECT
-                sum(l.amount) AS amount,
-                coalesce(sum(c.amount), 0) AS credited,
-                coalesce(max(c.notes), 0) AS notes
-            FROM billing.invoice_line AS l
-            LEFT JOIN credited_line AS c
-                ON l.customer_id = c.customer_id AND l.invoice_id = c.invoice_id AND l.line_no = c.line_no
-            WHERE
-                l.customer_id = t.customer_id AND l.invoice_id = t.invoice_id AND l.line_no < t.line_no
-                AND l.line_type <> 'tax'
-        ) AS base
         WHERE
-            t.line_type = 'tax' AND base.amount <> 0
-            AND abs(coalesce(tc.amount, 0) - t.amount * base.credited / base.amount)
-            > greatest(coalesce(tc.notes, 0), base.notes, 1) * power(10::numeric, -billing.minor_units(d.currency))
-    )
+            t.line_type = 'tax' AND t.base_amount <> 0
+            AND abs(coalesce(t.credited, 0) - t.amount * t.base_credited / t.base_amount)
+            > greatest(coalesce(t.notes, 0), t.base_notes, 1) * power(10::numeric, -billing.minor_units(d.currency))
+    ) AS f;
 
-    SELECT
+    RETURN QUERY SELECT
         f.check_name,
         f.table_name,
         f.keys,
         f.stored,
         f.computed,
         f.detail
-    FROM finding AS f
-    ORDER BY f.check_name, f.table_name, f.keys, f.detail
+    FROM (
+        SELECT
+            u.check_name,
+            u.table_name,
+            u.keys,
+            u.stored,
+            u.computed,
+            u.head || CASE
+                WHEN u.invoice_id IS NOT NULL THEN billing.document_label(u.customer_id, u.invoice_id)
+                WHEN u.payment_id IS NOT NULL THEN billing.source_label(u.customer_id, u.payment_id, NULL)
+                ELSE ''
+            END || u.tail AS detail
+        FROM unnest(v_check, v_table, v_keys, v_stored, v_computed, v_customer, v_invoice, v_payment, v_head, v_tail)
+            AS u (check_name, table_name, keys, stored, computed, customer_id, invoice_id, payment_id, head, tail)
+    ) AS f
+    ORDER BY f.check_name, f.table_name, f.keys, f.detail;
+END
 $$;
 
 ALTER FUNCTION billing.verify_balances() OWNER TO billing_owner;
@@ -4485,162 +4680,179 @@ COMMENT ON FUNCTION billing.verify_balances() IS 'Recomputes every running total
 -- Name: verify_chain(bigint); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.verify_chain(p_customer_id bigint DEFAULT NULL::bigint) RETURNS TABLE(chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, document text, problem text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-    WITH global_chain AS (
-        -- chains over all customers are verified whole: all of them, or those holding an entry of the customer
-        SELECT g.chain FROM billing.global_chain_head AS g WHERE p_customer_id IS NULL
-        UNION
-        SELECT l.chain FROM billing.chain_link AS l
-        WHERE l.scope = 'global' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
-    ),
+#variable_conflict use_column
+DECLARE
+    v_owners bigint [];     -- the customers whose own chains are verified; NULL: the global chains
+    v_global text [];       -- the global chains to verify, whole
+    v_owner bigint;
+    v_rows refcursor;
+    v_row record;
+    v_last record;          -- the last link read of v_chain; where a problem found is named
+    v_chain text;           -- the chain being read
+    v_count bigint;         -- its links read so far
+    v_previous bytea;       -- link_hash of its last link read (32 zero bytes before link 1)
+    v_done boolean;         -- its first problem is found, or its head is checked
+    v_content text;
+    v_problem text;
+    v_found jsonb := '[]';  -- every problem found, labeled and sorted at the end
+BEGIN
+    -- Citus (README, Scale-out) refuses a function that reads tables (chain_content, chain_of, the labels) inside
+    -- a query that runs on a shard. So the chains are read customer by customer, with queries filtered by the
+    -- customer (on its shards only, as a call delegated to its node must), and checked here, link by link; what
+    -- is found is gathered in v_found, then labeled and sorted.
+    SELECT NULL::bigint AS link_no, NULL::bigint AS customer_id, NULL::text AS entry, NULL::bigint AS entry_id,
+        NULL::bytea AS link_hash
+    INTO v_last;  -- (assigned before the first link is read, for plpgsql_check)
+    IF p_customer_id IS NULL THEN
+        -- Not only the rows of billing.customer: a customer deleted behind the triggers leaves links to verify.
+        v_owners := ARRAY(
+            SELECT l.customer_id FROM billing.chain_link AS l
+            UNION
+            SELECT h.customer_id FROM billing.chain_head AS h
+            UNION
+            SELECT i.customer_id FROM billing.invoice AS i WHERE i.status = 'issued'
+            UNION
+            SELECT p.customer_id FROM billing.payment AS p
+            UNION
+            SELECT r.customer_id FROM billing.refund AS r
+            UNION
+            SELECT a.customer_id FROM billing.allocation AS a
+            ORDER BY 1
+        );
+        v_global := ARRAY(
+            SELECT g.chain FROM billing.global_chain_head AS g
+            UNION
+            SELECT l.chain FROM billing.chain_link AS l WHERE l.scope = 'global'
+        );
+    ELSE
+        v_owners := ARRAY[p_customer_id];
+        v_global := ARRAY(
+            SELECT DISTINCT l.chain FROM billing.chain_link AS l
+            WHERE l.customer_id = p_customer_id AND l.scope = 'global'
+        );
+    END IF;
+    IF cardinality(v_global) > 0 THEN
+        v_owners := v_owners || NULL::bigint;
+    END IF;
 
-    link AS (
-        SELECT
-            l.customer_id AS chain_owner,
-            l.customer_id,
-            l.chain,
-            l.link_no,
-            l.entry,
-            l.entry_id,
-            l.content_hash,
-            l.link_hash
-        FROM billing.chain_link AS l
-        WHERE l.scope = 'per_customer' AND (p_customer_id IS NULL OR l.customer_id = p_customer_id)
-        UNION ALL
-        SELECT
-            NULL::bigint AS chain_owner,
-            l.customer_id,
-            l.chain,
-            l.link_no,
-            l.entry,
-            l.entry_id,
-            l.content_hash,
-            l.link_hash
-        FROM billing.chain_link AS l
-        WHERE l.scope = 'global' AND l.chain IN (SELECT gc.chain FROM global_chain AS gc)
-    ),
-
-    checked AS (
-        SELECT
-            k.*,
-            row_number() OVER w AS expected_no,
-            lag(k.link_hash) OVER w AS previous_hash,
-            billing.chain_content(k.customer_id, k.entry, k.entry_id) AS content
-        FROM link AS k
-        WINDOW w AS (PARTITION BY k.chain_owner, k.chain ORDER BY k.link_no, k.customer_id)
-    ),
-
-    link_problem AS (
-        SELECT DISTINCT ON (c.chain_owner, c.chain)
-            c.chain_owner,
-            c.chain,
-            c.link_no,
-            c.customer_id,
-            c.entry,
-            c.entry_id,
-            c.problem
-        FROM (
-            SELECT
-                c.*,
-                CASE
-                    WHEN c.link_no > c.expected_no THEN format('link %s is missing', c.expected_no)
-                    WHEN c.link_no < c.expected_no THEN format('link %s is there twice', c.link_no)
-                    WHEN c.content IS NULL THEN 'the entry is gone'
-                    WHEN sha256(convert_to(c.content, 'UTF8')) <> c.content_hash
+    FOREACH v_owner IN ARRAY v_owners LOOP
+        -- The links of each chain in order, then its head; customer_id of a head: the chain's owner.
+        IF v_owner IS NOT NULL THEN
+            OPEN v_rows FOR
+                SELECT
+                    l.chain, l.link_no, l.customer_id, l.entry, l.entry_id, l.content_hash, l.link_hash,
+                    FALSE AS is_head
+                FROM billing.chain_link AS l
+                WHERE l.customer_id = v_owner AND l.scope = 'per_customer'
+                UNION ALL
+                SELECT h.chain, h.link_no, h.customer_id, NULL, NULL, NULL, h.link_hash, TRUE
+                FROM billing.chain_head AS h
+                WHERE h.customer_id = v_owner
+                ORDER BY chain, is_head, link_no, customer_id;
+        ELSE
+            -- Chains over all customers (a global number series) exist on plain PostgreSQL only: on Citus every
+            -- series is per customer.
+            OPEN v_rows FOR
+                SELECT
+                    l.chain, l.link_no, l.customer_id, l.entry, l.entry_id, l.content_hash, l.link_hash,
+                    FALSE AS is_head
+                FROM billing.chain_link AS l
+                WHERE l.scope = 'global' AND l.chain = ANY (v_global)
+                UNION ALL
+                SELECT g.chain, g.link_no, NULL, NULL, NULL, NULL, g.link_hash, TRUE
+                FROM billing.global_chain_head AS g
+                WHERE g.chain = ANY (v_global)
+                ORDER BY chain, is_head, link_no, customer_id;
+        END IF;
+        v_chain := NULL;
+        v_done := TRUE;
+        LOOP
+            FETCH v_rows INTO v_row;
+            -- A chain with no head ends where the next one starts, or at the end: named at its last link.
+            IF NOT v_done AND (NOT FOUND OR v_row.chain <> v_chain) THEN
+                v_found := v_found || jsonb_build_object('chain', v_chain, 'link_no', v_last.link_no,
+                    'customer_id', v_last.customer_id, 'entry', v_last.entry, 'entry_id', v_last.entry_id,
+                    'problem', 'the chain has no head');
+            END IF;
+            EXIT WHEN NOT FOUND;
+            IF v_row.chain IS DISTINCT FROM v_chain THEN
+                v_chain := v_row.chain;
+                v_count := 0;
+                v_previous := decode(repeat('00', 32), 'hex');
+                v_done := FALSE;
+            END IF;
+            CONTINUE WHEN v_done;  -- a chain's first problem only
+            IF NOT v_row.is_head THEN
+                v_count := v_count + 1;
+                v_content := billing.chain_content(v_row.customer_id, v_row.entry, v_row.entry_id);
+                v_problem := CASE
+                    WHEN v_row.link_no > v_count THEN format('link %s is missing', v_count)
+                    WHEN v_row.link_no < v_count THEN format('link %s is there twice', v_row.link_no)
+                    WHEN v_content IS NULL THEN 'the entry is gone'
+                    WHEN sha256(convert_to(v_content, 'UTF8')) <> v_row.content_hash
                         THEN 'the entry changed after it was linked'
-                    WHEN c.link_hash <> sha256(coalesce(c.previous_hash, decode(repeat('00', 32), 'hex')) || c.content_hash)
+                    WHEN v_row.link_hash <> sha256(v_previous || v_row.content_hash)
                         THEN 'link_hash does not follow from the previous link and content_hash'
-                END AS problem
-            FROM checked AS c
-        ) AS c
-        WHERE c.problem IS NOT NULL
-        ORDER BY c.chain_owner, c.chain, c.link_no
-    ),
+                END;
+                v_previous := v_row.link_hash;
+                v_last := v_row;
+            ELSE
+                v_done := TRUE;  -- the head ends the chain
+                IF v_count = 0 THEN
+                    v_last := v_row;  -- no link is left: named at the head
+                    v_problem := CASE WHEN v_row.link_no > 0
+                        THEN format('the head is at link %s but no link is left', v_row.link_no)
+                    END;
+                ELSE
+                    v_problem := CASE
+                        WHEN v_row.link_no <> v_last.link_no
+                            THEN format('the head is at link %s, the last link is %s', v_row.link_no, v_last.link_no)
+                        WHEN v_row.link_hash <> v_last.link_hash THEN 'the head''s link_hash is not the last link''s'
+                    END;
+                END IF;
+            END IF;
+            IF v_problem IS NOT NULL THEN
+                v_done := TRUE;
+                v_found := v_found || jsonb_build_object('chain', v_chain, 'link_no', v_last.link_no,
+                    'customer_id', v_last.customer_id, 'entry', v_last.entry, 'entry_id', v_last.entry_id,
+                    'problem', v_problem);
+            END IF;
+        END LOOP;
+        CLOSE v_rows;
 
-    last_link AS (
-        SELECT DISTINCT ON (k.chain_owner, k.chain) k.*
-        FROM link AS k
-        ORDER BY k.chain_owner, k.chain, k.link_no DESC, k.customer_id DESC
-    ),
-
-    head AS (
-        SELECT
-            h.customer_id AS chain_owner,
-            h.chain,
-            h.link_no,
-            h.link_hash
-        FROM billing.chain_head AS h
-        WHERE p_customer_id IS NULL OR h.customer_id = p_customer_id
-        UNION ALL
-        SELECT
-            NULL::bigint AS chain_owner,
-            g.chain,
-            g.link_no,
-            g.link_hash
-        FROM billing.global_chain_head AS g
-        WHERE g.chain IN (SELECT gc.chain FROM global_chain AS gc)
-    ),
-
-    head_problem AS (
-        SELECT
-            coalesce(h.chain_owner, l.chain_owner) AS chain_owner,
-            coalesce(h.chain, l.chain) AS chain,
-            coalesce(l.link_no, h.link_no) AS link_no,
-            coalesce(l.customer_id, h.chain_owner) AS customer_id,
-            l.entry,
-            l.entry_id,
-            CASE
-                WHEN h.chain IS NULL THEN 'the chain has no head'
-                WHEN l.chain IS NULL AND h.link_no > 0 THEN format('the head is at link %s but no link is left', h.link_no)
-                WHEN h.link_no <> l.link_no THEN format('the head is at link %s, the last link is %s', h.link_no, l.link_no)
-                WHEN h.link_hash <> l.link_hash THEN 'the head''s link_hash is not the last link''s'
-            END AS problem
-        FROM head AS h
-        FULL JOIN last_link AS l ON coalesce(h.chain_owner, -1) = coalesce(l.chain_owner, -1) AND h.chain = l.chain
-    ),
-
-    unlinked AS (
-        SELECT
-            e.customer_id,
-            e.entry,
-            e.entry_id
-        FROM (
-            SELECT
-                i.customer_id,
-                i.kind AS entry,
-                i.invoice_id AS entry_id
-            FROM billing.invoice AS i WHERE i.status = 'issued'
-            UNION ALL
-            SELECT
-                p.customer_id,
-                'payment' AS entry,
-                p.payment_id
-            FROM billing.payment AS p
-            UNION ALL
-            SELECT
-                r.customer_id,
-                'refund' AS entry,
-                r.refund_id
-            FROM billing.refund AS r
-            UNION ALL
-            SELECT
-                a.customer_id,
-                'allocation' AS entry,
-                a.allocation_id
-            FROM billing.allocation AS a
-        ) AS e
-        WHERE
-            (p_customer_id IS NULL OR e.customer_id = p_customer_id)
-            AND NOT EXISTS (
+        CONTINUE WHEN v_owner IS NULL;
+        -- The customer's entries that have no link (written behind the triggers), with the chain each would join.
+        FOR v_row IN
+            SELECT e.entry, e.entry_id
+            FROM (
+                SELECT
+                    i.kind AS entry,
+                    i.invoice_id AS entry_id
+                FROM billing.invoice AS i WHERE i.customer_id = v_owner AND i.status = 'issued'
+                UNION ALL
+                SELECT 'payment', p.payment_id FROM billing.payment AS p WHERE p.customer_id = v_owner
+                UNION ALL
+                SELECT 'refund', r.refund_id FROM billing.refund AS r WHERE r.customer_id = v_owner
+                UNION ALL
+                SELECT 'allocation', a.allocation_id FROM billing.allocation AS a WHERE a.customer_id = v_owner
+            ) AS e
+            WHERE NOT EXISTS (
                 SELECT FROM billing.chain_link AS l
-                WHERE l.customer_id = e.customer_id AND l.entry = e.entry AND l.entry_id = e.entry_id
+                WHERE l.customer_id = v_owner AND l.entry = e.entry AND l.entry_id = e.entry_id
             )
-    )
+        LOOP
+            v_found := v_found || jsonb_build_object(
+                'chain', (billing.chain_of(v_owner, v_row.entry, v_row.entry_id)).chain,
+                'customer_id', v_owner, 'entry', v_row.entry, 'entry_id', v_row.entry_id,
+                'problem', 'the entry has no link');
+        END LOOP;
+    END LOOP;
 
-    SELECT
+    RETURN QUERY SELECT
         f.chain,
         f.link_no,
         f.customer_id,
@@ -4652,40 +4864,11 @@ CREATE FUNCTION billing.verify_chain(p_customer_id bigint DEFAULT NULL::bigint) 
             WHEN f.entry IS NOT NULL THEN format('%s %s of customer %s', f.entry, f.entry_id, f.customer_id)
         END AS document,
         f.problem
-    FROM (
-        SELECT
-            lp.chain,
-            lp.link_no,
-            lp.customer_id,
-            lp.entry,
-            lp.entry_id,
-            lp.problem
-        FROM link_problem AS lp
-        UNION ALL
-        SELECT
-            hp.chain,
-            hp.link_no,
-            hp.customer_id,
-            hp.entry,
-            hp.entry_id,
-            hp.problem
-        FROM head_problem AS hp
-        WHERE hp.problem IS NOT NULL AND NOT EXISTS (
-            SELECT FROM link_problem AS lp
-            WHERE coalesce(lp.chain_owner, -1) = coalesce(hp.chain_owner, -1) AND lp.chain = hp.chain
-        )
-        UNION ALL
-        SELECT
-            o.chain,
-            NULL::bigint AS link_no,
-            u.customer_id,
-            u.entry,
-            u.entry_id,
-            'the entry has no link' AS problem
-        FROM unlinked AS u
-        CROSS JOIN LATERAL billing.chain_of(u.customer_id, u.entry, u.entry_id) AS o
-    ) AS f
-    ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id
+    FROM jsonb_to_recordset(v_found) AS f (
+        chain text, link_no bigint, customer_id bigint, entry text, entry_id bigint, problem text
+    )
+    ORDER BY f.chain, f.customer_id, f.link_no NULLS LAST, f.entry, f.entry_id;
+END
 $$;
 
 ALTER FUNCTION billing.verify_chain(p_customer_id bigint) OWNER TO billing_owner;
@@ -4697,11 +4880,13 @@ COMMENT ON FUNCTION billing.verify_chain(p_customer_id bigint) IS 'Recomputes th
 -- Name: void_invoice(bigint, bigint, text); Type: FUNCTION; Schema: billing; Owner: billing_owner
 
 CREATE FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'billing', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
-    SELECT billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now())
+BEGIN
+    RETURN billing.cancel_invoice(p_customer_id, p_invoice_id, p_reason, now());
+END
 $$;
 
 ALTER FUNCTION billing.void_invoice(p_customer_id bigint, p_invoice_id bigint, p_reason text) OWNER TO billing_owner;
@@ -5706,6 +5891,17 @@ COMMENT ON COLUMN billing.invoice_tax_line.taxable_amount IS 'The base the rate 
 -- Name: invoice_line_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
 CREATE VIEW billing.invoice_line_summary AS
+ WITH cr AS (
+         SELECT cl.customer_id,
+            cl.credited_invoice_id,
+            cl.credited_line_no,
+            sum(cl.quantity) AS quantity,
+            sum(cl.amount) AS amount
+           FROM (billing.credit_note_line cl
+             JOIN billing.invoice cn ON (((cl.customer_id = cn.customer_id) AND (cl.credit_note_id = cn.invoice_id))))
+          WHERE (cn.status = 'issued'::text)
+          GROUP BY cl.customer_id, cl.credited_invoice_id, cl.credited_line_no
+        )
  SELECT l.customer_id,
     l.invoice_id,
     l.line_no,
@@ -5733,11 +5929,7 @@ CREATE VIEW billing.invoice_line_summary AS
      LEFT JOIN billing.invoice_fee_line f ON (((l.customer_id = f.customer_id) AND (l.invoice_id = f.invoice_id) AND (l.line_no = f.line_no))))
      LEFT JOIN billing.invoice_tax_line t ON (((l.customer_id = t.customer_id) AND (l.invoice_id = t.invoice_id) AND (l.line_no = t.line_no))))
      LEFT JOIN billing.invoice_cancellation c ON (((l.customer_id = c.customer_id) AND (l.invoice_id = c.invoice_id))))
-     LEFT JOIN LATERAL ( SELECT sum(cl.quantity) AS quantity,
-            sum(cl.amount) AS amount
-           FROM (billing.credit_note_line cl
-             JOIN billing.invoice cn ON (((cl.customer_id = cn.customer_id) AND (cl.credit_note_id = cn.invoice_id))))
-          WHERE ((cl.customer_id = l.customer_id) AND (cl.credited_invoice_id = l.invoice_id) AND (cl.credited_line_no = l.line_no) AND (cn.status = 'issued'::text))) cr ON (true));
+     LEFT JOIN cr ON (((l.customer_id = cr.customer_id) AND (l.invoice_id = cr.credited_invoice_id) AND (l.line_no = cr.credited_line_no))));
 
 ALTER VIEW billing.invoice_line_summary OWNER TO billing_owner;
 
@@ -5884,6 +6076,20 @@ COMMENT ON COLUMN billing.write_off.written_off_at IS 'When pgbilling recorded i
 -- Name: invoice_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
 CREATE VIEW billing.invoice_summary AS
+ WITH a AS (
+         SELECT al.customer_id,
+            al.invoice_id,
+            sum(al.amount) AS paid
+           FROM billing.allocation al
+          WHERE (al.payment_id IS NOT NULL)
+          GROUP BY al.customer_id, al.invoice_id
+        ), w AS (
+         SELECT wo.customer_id,
+            wo.invoice_id,
+            sum(wo.amount) AS written_off
+           FROM billing.write_off wo
+          GROUP BY wo.customer_id, wo.invoice_id
+        )
  SELECT i.customer_id,
     i.invoice_id,
     i.invoice_no,
@@ -5914,12 +6120,8 @@ CREATE VIEW billing.invoice_summary AS
     COALESCE(w.written_off, (0)::numeric) AS written_off
    FROM (((((billing.invoice i
      LEFT JOIN billing.invoice_balance b ON (((i.customer_id = b.customer_id) AND (i.invoice_id = b.invoice_id))))
-     LEFT JOIN LATERAL ( SELECT sum(al.amount) AS paid
-           FROM billing.allocation al
-          WHERE ((al.customer_id = i.customer_id) AND (al.invoice_id = i.invoice_id) AND (al.payment_id IS NOT NULL))) a ON (true))
-     LEFT JOIN LATERAL ( SELECT sum(wo.amount) AS written_off
-           FROM billing.write_off wo
-          WHERE ((wo.customer_id = i.customer_id) AND (wo.invoice_id = i.invoice_id))) w ON (true))
+     LEFT JOIN a ON (((i.customer_id = a.customer_id) AND (i.invoice_id = a.invoice_id))))
+     LEFT JOIN w ON (((i.customer_id = w.customer_id) AND (i.invoice_id = w.invoice_id))))
      LEFT JOIN billing.invoice_cancellation c ON (((i.customer_id = c.customer_id) AND (i.invoice_id = c.invoice_id))))
      LEFT JOIN billing.invoice_dispute d ON (((i.customer_id = d.customer_id) AND (i.invoice_id = d.invoice_id) AND (d.resolved_at IS NULL))));
 
@@ -6113,6 +6315,71 @@ COMMENT ON CONSTRAINT order_line_unit_price_range_check ON billing.order_line IS
 -- Name: order_summary; Type: VIEW; Schema: billing; Owner: billing_owner
 
 CREATE VIEW billing.order_summary AS
+ WITH ol AS (
+         SELECT l.customer_id,
+            l.order_id,
+            sum(billing.round_money((l.quantity * l.unit_price), (so.currency)::text)) AS total,
+            sum(billing.round_money(((l.quantity - l.billed_quantity) * l.unit_price), (so.currency)::text)) AS unbilled
+           FROM (billing.order_line l
+             JOIN billing.sales_order so ON (((l.customer_id = so.customer_id) AND (l.order_id = so.order_id))))
+          GROUP BY l.customer_id, l.order_id
+        ), oc AS (
+         SELECT c.customer_id,
+            c.order_id,
+            sum(c.amount) AS total,
+            sum((c.amount - c.billed_amount)) AS unbilled
+           FROM billing.order_charge c
+          GROUP BY c.customer_id, c.order_id
+        ), inv AS (
+         SELECT s.customer_id,
+            s.order_id,
+            sum(s.amount) AS invoiced,
+            sum(s.credited_amount) AS credited
+           FROM (billing.invoice_line_summary s
+             JOIN billing.invoice i ON (((s.customer_id = i.customer_id) AND (s.invoice_id = i.invoice_id))))
+          WHERE (i.status = 'issued'::text)
+          GROUP BY s.customer_id, s.order_id
+        ), pay AS (
+         SELECT sh.customer_id,
+            sh.order_id,
+            sum(sh.paid) AS paid,
+            sum(sh.open_amount) AS open_amount
+           FROM ( SELECT x.customer_id,
+                    x.order_id,
+                    (x.paid_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.customer_id, x.invoice_id ORDER BY (x.paid_exact - x.paid_floor) DESC, x.order_id))::numeric <= ((x.paid - sum(x.paid_floor) OVER (PARTITION BY x.customer_id, x.invoice_id)) / x.unit)))::integer)::numeric)) AS paid,
+                    (x.open_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.customer_id, x.invoice_id ORDER BY (x.open_exact - x.open_floor) DESC, x.order_id))::numeric <= ((x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.customer_id, x.invoice_id)) / x.unit)))::integer)::numeric)) AS open_amount
+                   FROM ( SELECT y.customer_id,
+                            y.invoice_id,
+                            y.order_id,
+                            y.paid,
+                            y.open_amount,
+                            y.paid_exact,
+                            y.open_exact,
+                            y.minor_units,
+                            y.unit,
+                            trunc(y.paid_exact, (y.minor_units)::integer) AS paid_floor,
+                            trunc(y.open_exact, (y.minor_units)::integer) AS open_floor
+                           FROM ( SELECT part.customer_id,
+                                    part.invoice_id,
+                                    part.order_id,
+                                    v.paid,
+                                    v.open_amount,
+                                    ((v.paid * part.amount) / sum(part.amount) OVER (PARTITION BY part.customer_id, part.invoice_id)) AS paid_exact,
+                                    ((v.open_amount * part.amount) / sum(part.amount) OVER (PARTITION BY part.customer_id, part.invoice_id)) AS open_exact,
+                                    m.minor_units,
+                                    trunc(power((10)::numeric, ((- m.minor_units))::numeric), (m.minor_units)::integer) AS unit
+                                   FROM ((( SELECT s.customer_id,
+    s.invoice_id,
+    s.order_id,
+    sum(s.amount) AS amount
+   FROM billing.invoice_line_summary s
+  WHERE (s.line_type = ANY (ARRAY['product'::text, 'fee'::text]))
+  GROUP BY s.customer_id, s.invoice_id, s.order_id) part
+                                     JOIN billing.invoice_summary v ON (((part.customer_id = v.customer_id) AND (part.invoice_id = v.invoice_id))))
+                                     JOIN billing.currency m ON ((v.currency = m.code)))
+                                  WHERE ((v.status = 'issued'::text) AND (v.total > (0)::numeric))) y) x) sh
+          GROUP BY sh.customer_id, sh.order_id
+        )
  SELECT o.customer_id,
     o.order_id,
     o.order_ref,
@@ -6139,54 +6406,10 @@ CREATE VIEW billing.order_summary AS
             ELSE 'credited'::text
         END AS payment_status
    FROM ((((billing.sales_order o
-     LEFT JOIN LATERAL ( SELECT sum(billing.round_money((l.quantity * l.unit_price), (o.currency)::text)) AS total,
-            sum(billing.round_money(((l.quantity - l.billed_quantity) * l.unit_price), (o.currency)::text)) AS unbilled
-           FROM billing.order_line l
-          WHERE ((l.customer_id = o.customer_id) AND (l.order_id = o.order_id))) ol ON (true))
-     LEFT JOIN LATERAL ( SELECT sum(c.amount) AS total,
-            sum((c.amount - c.billed_amount)) AS unbilled
-           FROM billing.order_charge c
-          WHERE ((c.customer_id = o.customer_id) AND (c.order_id = o.order_id))) oc ON (true))
-     LEFT JOIN LATERAL ( SELECT sum(s.amount) AS invoiced,
-            sum(s.credited_amount) AS credited
-           FROM (billing.invoice_line_summary s
-             JOIN billing.invoice i ON (((s.customer_id = i.customer_id) AND (s.invoice_id = i.invoice_id))))
-          WHERE ((s.customer_id = o.customer_id) AND (s.order_id = o.order_id) AND (i.status = 'issued'::text))) inv ON (true))
-     LEFT JOIN LATERAL ( SELECT sum(sh.paid) AS paid,
-            sum(sh.open_amount) AS open_amount
-           FROM ( SELECT x.order_id,
-                    (x.paid_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.invoice_id ORDER BY (x.paid_exact - x.paid_floor) DESC, x.order_id))::numeric <= ((x.paid - sum(x.paid_floor) OVER (PARTITION BY x.invoice_id)) / x.unit)))::integer)::numeric)) AS paid,
-                    (x.open_floor + (x.unit * ((((row_number() OVER (PARTITION BY x.invoice_id ORDER BY (x.open_exact - x.open_floor) DESC, x.order_id))::numeric <= ((x.open_amount - sum(x.open_floor) OVER (PARTITION BY x.invoice_id)) / x.unit)))::integer)::numeric)) AS open_amount
-                   FROM ( SELECT y.invoice_id,
-                            y.order_id,
-                            y.paid,
-                            y.open_amount,
-                            y.paid_exact,
-                            y.open_exact,
-                            y.minor_units,
-                            y.unit,
-                            trunc(y.paid_exact, (y.minor_units)::integer) AS paid_floor,
-                            trunc(y.open_exact, (y.minor_units)::integer) AS open_floor
-                           FROM ( SELECT part.invoice_id,
-                                    part.order_id,
-                                    v.paid,
-                                    v.open_amount,
-                                    ((v.paid * part.amount) / sum(part.amount) OVER (PARTITION BY part.invoice_id)) AS paid_exact,
-                                    ((v.open_amount * part.amount) / sum(part.amount) OVER (PARTITION BY part.invoice_id)) AS open_exact,
-                                    m.minor_units,
-                                    trunc(power((10)::numeric, ((- m.minor_units))::numeric), (m.minor_units)::integer) AS unit
-                                   FROM ((( SELECT s.invoice_id,
-    s.order_id,
-    sum(s.amount) AS amount
-   FROM billing.invoice_line_summary s
-  WHERE ((s.customer_id = o.customer_id) AND (s.line_type = ANY (ARRAY['product'::text, 'fee'::text])) AND (s.invoice_id IN ( SELECT b.invoice_id
-     FROM billing.invoice_line_summary b
-    WHERE ((b.customer_id = o.customer_id) AND (b.order_id = o.order_id)))))
-  GROUP BY s.invoice_id, s.order_id) part
-                                     JOIN billing.invoice_summary v ON ((part.invoice_id = v.invoice_id)))
-                                     CROSS JOIN LATERAL ( SELECT billing.minor_units((v.currency)::text) AS minor_units) m)
-                                  WHERE ((v.customer_id = o.customer_id) AND (v.status = 'issued'::text) AND (v.total > (0)::numeric))) y) x) sh
-          WHERE (sh.order_id = o.order_id)) pay ON (true));
+     LEFT JOIN ol ON (((o.customer_id = ol.customer_id) AND (o.order_id = ol.order_id))))
+     LEFT JOIN oc ON (((o.customer_id = oc.customer_id) AND (o.order_id = oc.order_id))))
+     LEFT JOIN inv ON (((o.customer_id = inv.customer_id) AND (o.order_id = inv.order_id))))
+     LEFT JOIN pay ON (((o.customer_id = pay.customer_id) AND (o.order_id = pay.order_id))));
 
 ALTER VIEW billing.order_summary OWNER TO billing_owner;
 
@@ -7275,99 +7498,99 @@ ALTER STATISTICS billing.payment_balance_open_amount_stat OWNER TO billing_owner
 
 -- Name: allocation t05_allocation_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_allocation_no_truncate BEFORE TRUNCATE ON billing.allocation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_allocation_no_truncate BEFORE TRUNCATE ON billing.allocation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('allocation');
 
 -- Name: chain_head t05_chain_head_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_chain_head_no_truncate BEFORE TRUNCATE ON billing.chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_chain_head_no_truncate BEFORE TRUNCATE ON billing.chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('chain_head');
 
 -- Name: chain_link t05_chain_link_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_chain_link_no_truncate BEFORE TRUNCATE ON billing.chain_link FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_chain_link_no_truncate BEFORE TRUNCATE ON billing.chain_link FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('chain_link');
 
 -- Name: credit_note_line t05_credit_note_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_credit_note_line_no_truncate BEFORE TRUNCATE ON billing.credit_note_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('credit_note_line');
 
 -- Name: customer_document_series t05_customer_document_series_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_customer_document_series_no_truncate BEFORE TRUNCATE ON billing.customer_document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_customer_document_series_no_truncate BEFORE TRUNCATE ON billing.customer_document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('customer_document_series');
 
 -- Name: document_series t05_document_series_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_document_series_no_truncate BEFORE TRUNCATE ON billing.document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_document_series_no_truncate BEFORE TRUNCATE ON billing.document_series FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('document_series');
 
 -- Name: global_chain_head t05_global_chain_head_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_global_chain_head_no_truncate BEFORE TRUNCATE ON billing.global_chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_global_chain_head_no_truncate BEFORE TRUNCATE ON billing.global_chain_head FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('global_chain_head');
 
 -- Name: invoice_balance t05_invoice_balance_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_balance_no_truncate BEFORE TRUNCATE ON billing.invoice_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_balance_no_truncate BEFORE TRUNCATE ON billing.invoice_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_balance');
 
 -- Name: invoice_cancellation t05_invoice_cancellation_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_cancellation_no_truncate BEFORE TRUNCATE ON billing.invoice_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_cancellation_no_truncate BEFORE TRUNCATE ON billing.invoice_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_cancellation');
 
 -- Name: invoice_discount_line t05_invoice_discount_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_discount_line_no_truncate BEFORE TRUNCATE ON billing.invoice_discount_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_discount_line_no_truncate BEFORE TRUNCATE ON billing.invoice_discount_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_discount_line');
 
 -- Name: invoice_dispute t05_invoice_dispute_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_dispute_no_truncate BEFORE TRUNCATE ON billing.invoice_dispute FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_dispute_no_truncate BEFORE TRUNCATE ON billing.invoice_dispute FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_dispute');
 
 -- Name: invoice_fee_line t05_invoice_fee_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_fee_line_no_truncate BEFORE TRUNCATE ON billing.invoice_fee_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_fee_line_no_truncate BEFORE TRUNCATE ON billing.invoice_fee_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_fee_line');
 
 -- Name: invoice_line t05_invoice_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_line_no_truncate BEFORE TRUNCATE ON billing.invoice_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_line_no_truncate BEFORE TRUNCATE ON billing.invoice_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_line');
 
 -- Name: invoice_memo_line t05_invoice_memo_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_memo_line_no_truncate BEFORE TRUNCATE ON billing.invoice_memo_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_memo_line_no_truncate BEFORE TRUNCATE ON billing.invoice_memo_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_memo_line');
 
 -- Name: invoice t05_invoice_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_no_truncate BEFORE TRUNCATE ON billing.invoice FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_no_truncate BEFORE TRUNCATE ON billing.invoice FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice');
 
 -- Name: invoice_product_line t05_invoice_product_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_product_line_no_truncate BEFORE TRUNCATE ON billing.invoice_product_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_product_line_no_truncate BEFORE TRUNCATE ON billing.invoice_product_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_product_line');
 
 -- Name: invoice_tax_line t05_invoice_tax_line_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_invoice_tax_line_no_truncate BEFORE TRUNCATE ON billing.invoice_tax_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_invoice_tax_line_no_truncate BEFORE TRUNCATE ON billing.invoice_tax_line FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('invoice_tax_line');
 
 -- Name: payment_balance t05_payment_balance_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_payment_balance_no_truncate BEFORE TRUNCATE ON billing.payment_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_payment_balance_no_truncate BEFORE TRUNCATE ON billing.payment_balance FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('payment_balance');
 
 -- Name: payment_cancellation t05_payment_cancellation_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_payment_cancellation_no_truncate BEFORE TRUNCATE ON billing.payment_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_payment_cancellation_no_truncate BEFORE TRUNCATE ON billing.payment_cancellation FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('payment_cancellation');
 
 -- Name: payment t05_payment_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_payment_no_truncate BEFORE TRUNCATE ON billing.payment FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_payment_no_truncate BEFORE TRUNCATE ON billing.payment FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('payment');
 
 -- Name: payment_return t05_payment_return_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_payment_return_no_truncate BEFORE TRUNCATE ON billing.payment_return FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_payment_return_no_truncate BEFORE TRUNCATE ON billing.payment_return FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('payment_return');
 
 -- Name: refund t05_refund_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_refund_no_truncate BEFORE TRUNCATE ON billing.refund FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_refund_no_truncate BEFORE TRUNCATE ON billing.refund FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('refund');
 
 -- Name: refund_part t05_refund_part_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_refund_part_no_truncate BEFORE TRUNCATE ON billing.refund_part FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_refund_part_no_truncate BEFORE TRUNCATE ON billing.refund_part FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('refund_part');
 
 -- Name: write_off t05_write_off_no_truncate; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t05_write_off_no_truncate BEFORE TRUNCATE ON billing.write_off FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate();
+CREATE TRIGGER t05_write_off_no_truncate BEFORE TRUNCATE ON billing.write_off FOR EACH STATEMENT EXECUTE FUNCTION billing.refuse_truncate('write_off');
 
 -- Name: allocation t10_allocation_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7383,7 +7606,7 @@ CREATE TRIGGER t10_chain_link_rules BEFORE INSERT OR DELETE OR UPDATE ON billing
 
 -- Name: credit_note_line t10_credit_note_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_credit_note_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.credit_note_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('credit_note_line');
 
 -- Name: currency t10_currency_in_use; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7407,7 +7630,7 @@ CREATE TRIGGER t10_global_chain_head_rules BEFORE INSERT OR DELETE OR UPDATE ON 
 
 -- Name: invoice_balance t10_invoice_balance_derived; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+CREATE TRIGGER t10_invoice_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change('invoice_balance');
 
 -- Name: invoice_cancellation t10_invoice_cancellation_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7415,7 +7638,7 @@ CREATE TRIGGER t10_invoice_cancellation_rules BEFORE INSERT OR DELETE OR UPDATE 
 
 -- Name: invoice_discount_line t10_invoice_discount_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_discount_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_discount_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_discount_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_discount_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_discount_line');
 
 -- Name: invoice_dispute t10_invoice_dispute_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7423,19 +7646,19 @@ CREATE TRIGGER t10_invoice_dispute_rules BEFORE INSERT OR DELETE OR UPDATE ON bi
 
 -- Name: invoice_fee_line t10_invoice_fee_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_fee_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_fee_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_fee_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_fee_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_fee_line');
 
 -- Name: invoice_line t10_invoice_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_line');
 
 -- Name: invoice_memo_line t10_invoice_memo_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_memo_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_memo_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_memo_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_memo_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_memo_line');
 
 -- Name: invoice_product_line t10_invoice_product_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_product_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_product_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_product_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_product_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_product_line');
 
 -- Name: invoice t10_invoice_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7443,19 +7666,19 @@ CREATE TRIGGER t10_invoice_rules BEFORE INSERT OR DELETE OR UPDATE ON billing.in
 
 -- Name: invoice_tax_line t10_invoice_tax_line_guard; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_invoice_tax_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard();
+CREATE TRIGGER t10_invoice_tax_line_guard BEFORE INSERT OR DELETE OR UPDATE ON billing.invoice_tax_line FOR EACH ROW EXECUTE FUNCTION billing.line_guard('invoice_tax_line');
 
 -- Name: order_charge t10_order_charge_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_order_charge_rules BEFORE INSERT OR UPDATE ON billing.order_charge FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+CREATE TRIGGER t10_order_charge_rules BEFORE INSERT OR UPDATE ON billing.order_charge FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules('order_charge');
 
 -- Name: order_line t10_order_line_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_order_line_rules BEFORE INSERT OR UPDATE ON billing.order_line FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules();
+CREATE TRIGGER t10_order_line_rules BEFORE INSERT OR UPDATE ON billing.order_line FOR EACH ROW EXECUTE FUNCTION billing.order_item_rules('order_line');
 
 -- Name: payment_balance t10_payment_balance_derived; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_payment_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change();
+CREATE TRIGGER t10_payment_balance_derived BEFORE INSERT OR DELETE OR UPDATE ON billing.payment_balance FOR EACH ROW EXECUTE FUNCTION billing.refuse_direct_change('payment_balance');
 
 -- Name: payment_cancellation t10_payment_cancellation_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7479,7 +7702,7 @@ CREATE TRIGGER t10_product_in_use BEFORE UPDATE ON billing.product FOR EACH ROW 
 
 -- Name: refund_part t10_refund_part_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
-CREATE TRIGGER t10_refund_part_rules BEFORE DELETE OR UPDATE ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refuse_change();
+CREATE TRIGGER t10_refund_part_rules BEFORE DELETE OR UPDATE ON billing.refund_part FOR EACH ROW EXECUTE FUNCTION billing.refuse_change('refund_part');
 
 -- Name: refund t10_refund_rules; Type: TRIGGER; Schema: billing; Owner: billing_owner
 
@@ -7818,107 +8041,107 @@ ALTER TABLE ONLY billing.write_off
 
 -- Name: allocation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.allocation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.allocation USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: chain_head customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.chain_head USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.chain_head USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: chain_link customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.chain_link USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.chain_link USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: credit_note_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.credit_note_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.credit_note_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: customer customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.customer USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.customer USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: customer_document_series customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.customer_document_series USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.customer_document_series USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_balance USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_balance USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_cancellation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_cancellation USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_discount_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_discount_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_discount_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_dispute customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_dispute USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_dispute USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_fee_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_fee_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_fee_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_memo_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_memo_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_memo_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_product_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_product_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_product_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: invoice_tax_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.invoice_tax_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.invoice_tax_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: order_charge customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.order_charge USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.order_charge USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: order_line customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.order_line USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.order_line USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: payment customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.payment USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: payment_balance customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment_balance USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.payment_balance USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: payment_cancellation customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment_cancellation USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.payment_cancellation USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: payment_return customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.payment_return USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.payment_return USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: refund customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.refund USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.refund USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: refund_part customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.refund_part USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.refund_part USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: sales_order customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.sales_order USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.sales_order USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: write_off customer_isolation; Type: POLICY; Schema: billing; Owner: billing_owner
 
-CREATE POLICY customer_isolation ON billing.write_off USING (((customer_id = billing.session_customer()) OR ( SELECT billing.session_all_customers() AS session_all_customers)));
+CREATE POLICY customer_isolation ON billing.write_off USING (((customer_id = billing.session_customer()) OR billing.session_all_customers()));
 
 -- Name: SCHEMA billing; Type: ACL; Schema: -; Owner: billing_owner
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -109,3 +110,19 @@ def run_together(url: str, jobs: list[Callable[[psycopg.Connection], object]]) -
     for t in threads:
         t.join()
     return results
+
+
+@contextmanager
+def triggers_off(db: psycopg.Connection) -> Iterator[None]:
+    """What a superuser can do: write with every trigger and foreign key off (session_replication_role = replica),
+    in one transaction; on Citus the setting goes to the workers too, where the rows are written."""
+    with db.transaction():
+        if CITUS:
+            db.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        db.execute("SET LOCAL session_replication_role = replica")
+        yield
+
+
+def behind_the_triggers(db: psycopg.Connection, statement: str, params: object = None) -> None:
+    with triggers_off(db):
+        db.execute(statement, params)

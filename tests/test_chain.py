@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from helpers import CITUS, NUMBERING, D, Api, doc_no, refused, run_together, wait_until_blocked
+from helpers import CITUS, NUMBERING, D, Api, behind_the_triggers, doc_no, refused, run_together, wait_until_blocked
 from yoyo import read_migrations
 
 from pgbilling import migrate, paths
@@ -37,15 +37,6 @@ def links(db: psycopg.Connection, c: int) -> set[tuple]:
 
 def verify(db: psycopg.Connection, customer: int | None = None) -> list[tuple]:
     return db.execute("SELECT * FROM billing.verify_chain(%s)", [customer]).fetchall()
-
-
-def behind_the_triggers(db: psycopg.Connection, sql: str, params: object = None) -> None:
-    """What a superuser can do: write with every trigger (and foreign key) off."""
-    db.execute("SET session_replication_role = replica")
-    try:
-        db.execute(sql, params)
-    finally:
-        db.execute("RESET session_replication_role")
 
 
 def link_of(db: psycopg.Connection, c: int, entry: str, entry_id: int) -> tuple[str, int]:
@@ -76,9 +67,10 @@ def test_every_issued_document_payment_refund_and_allocation_is_linked_in_its_ch
     # An auditor's own recomputation, as README documents it: content_hash = sha256(chain_content in UTF-8),
     # link_hash = sha256(previous link_hash || content_hash), 32 zero bytes before link 1.
     previous: dict[str, bytes] = {}
-    for chain, content, content_hash, link_hash in db.execute(
-            "SELECT chain, billing.chain_content(customer_id, entry, entry_id), content_hash, link_hash"
-            " FROM billing.chain_link WHERE customer_id = %s ORDER BY chain, link_no", [c]):
+    for chain, entry, entry_id, content_hash, link_hash in db.execute(
+            "SELECT chain, entry, entry_id, content_hash, link_hash"
+            " FROM billing.chain_link WHERE customer_id = %s ORDER BY chain, link_no", [c]).fetchall():
+        content = db.execute("SELECT billing.chain_content(%s, %s, %s)", [c, entry, entry_id]).fetchone()[0]
         assert content_hash == hashlib.sha256(content.encode()).digest()
         assert link_hash == hashlib.sha256(previous.get(chain, ZERO) + content_hash).digest()
         previous[chain] = link_hash
@@ -247,7 +239,8 @@ def test_chain_tables_refuse_every_write_but_the_triggers(db, api, shop) -> None
         db.execute("UPDATE billing.document_series SET scope = 'global' WHERE scope <> 'global'")
     issued(api, c)  # a global chain's head too, where there are global chains
     refused(db, "PB001", "UPDATE billing.chain_link SET linked_at = now() WHERE customer_id = %s", [c])
-    refused(db, "PB001", "UPDATE billing.chain_link SET customer_id = %s WHERE customer_id = %s", [shop["other"], c])
+    refused(db, "0A000" if CITUS else "PB001", "UPDATE billing.chain_link SET customer_id = %s WHERE customer_id = %s",
+            [shop["other"], c])  # on Citus, Citus refuses a change of the distribution column first
     refused(db, "PB001", "DELETE FROM billing.chain_link WHERE customer_id = %s", [c])
     refused(db, "PB001", "TRUNCATE billing.chain_link")
     refused(db, "PB002", "INSERT INTO billing.chain_link (customer_id, chain, link_no, scope, entry, entry_id, content_hash,"

@@ -10,7 +10,7 @@ import threading
 from datetime import date, timedelta
 
 import psycopg
-from helpers import D, Api, refused, run_together, wait_until_blocked
+from helpers import D, Api, refused, run_together, triggers_off, wait_until_blocked
 from test_runner import cli
 
 HISTORY = {  # table: the times point-in-time reports go by
@@ -22,11 +22,10 @@ HISTORY = {  # table: the times point-in-time reports go by
 def move_history_back(db: psycopg.Connection, customer: int, days: int) -> None:
     """Make everything customer did so far look recorded `days` earlier (the triggers that refuse changes to
     history are off for this session only), so one test can hold several days."""
-    db.execute("SET session_replication_role = replica")
-    for table, column in HISTORY.items():
-        db.execute(f"UPDATE billing.{table} SET {column} = {column} - %s * interval '1 day' WHERE customer_id = %s",
-                   [days, customer])
-    db.execute("RESET session_replication_role")
+    with triggers_off(db):
+        for table, column in HISTORY.items():  # (in UTC: Citus takes no time-zone-dependent arithmetic in an UPDATE)
+            db.execute(f"UPDATE billing.{table} SET {column} = ({column} AT TIME ZONE 'UTC' - %s * interval '1 day')"
+                       " AT TIME ZONE 'UTC' WHERE customer_id = %s", [days, customer])
 
 
 def fee_invoice(api: Api, c: int, amount: object, due: date | None = None, currency: str = "EUR") -> int:

@@ -8,6 +8,7 @@ import threading
 
 import psycopg
 import pytest
+import sqlparse
 from helpers import Api, refused, run_together, snapshot
 
 from pgbilling import paths
@@ -202,3 +203,42 @@ def test_distribute_command_refuses_a_database_without_citus(db_url) -> None:
 
     done = cli("--database", db_url, "distribute")
     assert done.returncode == 1 and "55000" in done.stderr, done.stderr
+
+
+# Migrations written after distributing became possible must apply to a distributed database too (README, For
+# DBAs): Citus takes an ADD CONSTRAINT only as the one subcommand of its ALTER TABLE. (Those up to 0020 ran
+# before any database could be distributed.)
+LAST_BEFORE_CITUS = "0020"
+
+
+def alter_table_subcommands(statement: str) -> int:
+    """How many subcommands an ALTER TABLE statement has: its commas outside parentheses and quotes, plus one."""
+    depth, commas, quoted = 0, 0, False
+    for char in statement:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            commas += char == "," and depth == 0
+    return commas + 1
+
+
+def test_later_migrations_add_a_constraint_alone_in_its_alter_table() -> None:
+    broken = []
+    for path in sorted(paths.MIGRATIONS.glob("*.sql")):
+        if path.name[:4] <= LAST_BEFORE_CITUS:
+            continue
+        for statement in sqlparse.split(path.read_text(encoding="utf-8")):
+            code = sqlparse.format(statement, strip_comments=True).strip()
+            if code.upper().startswith("ALTER TABLE") and "ADD CONSTRAINT" in code.upper() \
+                    and alter_table_subcommands(code) > 1:
+                broken.append(f"{path.name}: {code[:80]}")
+    assert broken == []
+
+
+def test_the_subcommand_count_sees_what_citus_refuses() -> None:
+    """The control for the test above, on 0017, which Citus could not apply to a distributed database."""
+    statements = sqlparse.split((paths.MIGRATIONS / "0017_text_limits.sql").read_text(encoding="utf-8"))
+    counts = [alter_table_subcommands(sqlparse.format(s, strip_comments=True)) for s in statements
+              if "ALTER TABLE" in s.upper()]
+    assert counts[0] == 5 and alter_table_subcommands("ALTER TABLE t ADD CONSTRAINT c CHECK (f(a, b) > 0)") == 1

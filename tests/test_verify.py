@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import D, Api, snapshot
+from helpers import D, Api, behind_the_triggers, snapshot
 
 from pgbilling import migrate, paths
 from pgbilling.errors import UserError
@@ -35,15 +35,6 @@ def with_triggers_off(db: psycopg.Connection, table: str, statement: str, params
         db.execute(statement, params)
     finally:
         db.execute(f"ALTER TABLE billing.{table} ENABLE TRIGGER USER")
-
-
-def behind_the_triggers(db: psycopg.Connection, statement: str, params: object = None) -> None:
-    """What a superuser can do: write with every trigger and foreign key off."""
-    db.execute("SET session_replication_role = replica")
-    try:
-        db.execute(statement, params)
-    finally:
-        db.execute("RESET session_replication_role")
 
 
 def issued(api: Api, c: int, amount: Decimal | int, fee: str = "ADMIN") -> int:

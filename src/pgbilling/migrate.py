@@ -321,6 +321,9 @@ def rollback(
     migrations = read_migrations(str(migrations_dir))
     if to is not None and not any(m.id.startswith(to + "_") for m in migrations) and to.strip("0"):
         raise UserError(f"--to {to}: no migration {to}_* in this package")
+    if _distributed(url):
+        raise UserError("rollback refused, nothing was rolled back: the database is distributed on Citus, where "
+                        "migrations only go forward (README, Scale-out). Restore a backup instead.")
     done: list[str] = []
     with _backend(url) as backend, _locked(backend):
         _refuse_edited_history(_states(backend, migrations_dir))
